@@ -24,6 +24,7 @@ MAX_CANDIDATES = 16
 MAX_PROMPT_CHARS = 4000
 MAX_LYRICS_CHARS = 20000
 MAX_ID_CHARS = 128
+DEFAULT_DURATION_S = 30.0  # when neither the request nor its prompt gives a length
 
 # Track ids become file names (audio/<track_id>.flac): letters, digits and . _ - only,
 # not starting with a dot, bounded length. CJK letters are allowed (\w is Unicode-aware).
@@ -72,7 +73,7 @@ class TrackRequest:
     id: str  # unique in the job; becomes a file name
     prompt: str  # free text, English or Chinese
     lyrics: str | None = None  # with [verse]/[chorus]-style section tags
-    duration_s: float = 30.0  # target length of the delivered track
+    duration_s: float | None = None  # target length in seconds; None → stated in the prompt, else 30
     seed: int = 0  # the track seed; re-render seeds derive from it (take_seed)
     candidates: int = 1  # takes rendered per attempt; the verifier keeps the best
     # Explicit overrides: win over anything the planner reads in the prompt.
@@ -128,7 +129,9 @@ class TrackRequest:
             errors.append(FieldError("lyrics", self.lyrics, "lyrics must be text"))
         elif self.lyrics and len(self.lyrics) > MAX_LYRICS_CHARS:
             errors.append(FieldError("lyrics", self.lyrics, f"longer than {MAX_LYRICS_CHARS} characters"))
-        if not _is_number(self.duration_s) or not MIN_DURATION_S <= float(self.duration_s) <= MAX_DURATION_S:
+        if self.duration_s is None:
+            pass
+        elif not _is_number(self.duration_s) or not MIN_DURATION_S <= float(self.duration_s) <= MAX_DURATION_S:
             errors.append(FieldError("duration_s", self.duration_s,
                                      f"must be a number of seconds in [{MIN_DURATION_S:g}, {MAX_DURATION_S:g}]"))
         else:
