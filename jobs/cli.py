@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from ..models.errors import SongfarmError
@@ -61,18 +62,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _check_writable(path: Path, what: str) -> None:
+    """Fail before rendering when `path` could not be written (probe with a temp file:
+    permission bits alone say nothing for root or read-only mounts)."""
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"{what} {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"{what} {path}: folder {parent} is not writable")
     if path.is_dir():
         raise UserError(f"{what} {path}: is a folder")
+    if not parent.is_dir():
+        raise UserError(f"{what} {path}: folder {parent} does not exist")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".songfarm-probe-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{what} {path}: folder {parent} is not writable ({exc.strerror})") from None
 
 
 def cmd_take(args: argparse.Namespace) -> int:
-    from ..models.factory import make_generator, make_planner, make_verifier
+    from ..models.factory import check_backend, make_generator, make_planner, make_verifier
     from ..models.take import encode_flac, encode_wav
+
+    for stage, name in (("planner", args.planner), ("generator", args.generator), ("verifier", args.verifier)):
+        check_backend(stage, name)
 
     out = Path(args.output)
     suffix = out.suffix.lower()
@@ -85,7 +94,7 @@ def cmd_take(args: argparse.Namespace) -> int:
         stems_dir = Path(args.stems)
         if stems_dir.exists() and not stems_dir.is_dir():
             raise UserError(f"--stems {stems_dir}: exists and is not a folder")
-        _check_writable(stems_dir / "x.flac", "--stems") if stems_dir.is_dir() else _check_writable(stems_dir, "--stems")
+        _check_writable(stems_dir / "stem.flac" if stems_dir.is_dir() else stems_dir, "--stems")
     request = _request_from_args(args)
 
     planner, generator, verifier = make_planner(args.planner), make_generator(args.generator), make_verifier(args.verifier)

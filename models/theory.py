@@ -131,42 +131,36 @@ def chord_symbol(root_pc: int, quality: str, mode: str = "major") -> str:
     return tonic_name(root_pc, "major" if quality in ("", "maj", "6", "7", "maj7") else mode) + quality
 
 
-# Diatonic triad qualities per scale degree, used to turn roman numerals into chords.
-_DIATONIC_QUALITY = {
-    "major": ["", "m", "m", "", "", "m", "dim"],
-    "minor": ["m", "dim", "", "m", "m", "", ""],
-}
 _ROMAN = {"i": 0, "ii": 1, "iii": 2, "iv": 3, "v": 4, "vi": 5, "vii": 6}
+# Keys whose signatures use flats; chords in them are spelled with flats (Bb, not A#).
+_FLAT_KEYS = {("F", "major"), ("Bb", "major"), ("Eb", "major"), ("Ab", "major"), ("Db", "major"),
+              ("Gb", "major"), ("D", "minor"), ("G", "minor"), ("C", "minor"), ("F", "minor"),
+              ("Bb", "minor"), ("Eb", "minor")}
 
 
 def roman_to_chord(numeral: str, tonic_pc: int, mode: str) -> str:
-    """Roman numeral in a key → chord symbol.
+    """Roman numeral in a key → chord symbol, in the usual analysis convention:
+    upper case is a major triad, lower case minor, a trailing 'o' or '°' diminished, any
+    other suffix is a chord quality ('V7', 'iim7'); the degree is counted in the key's own
+    scale, and a leading b/# alters it from the major scale (bVII, bVI, #iv).
 
-    Case is ignored for the degree; a suffix overrides the diatonic quality:
-    'vi' in C major → 'Am', 'V7' in A minor → 'E7', 'bVII' in A minor → 'G', 'IV' → 'F'.
+    'vi' in C major → 'Am', 'V7' in A minor → 'E7', 'VII' and 'bVII' in A minor → 'G'.
     """
     m = re.match(r"^(b|#)?([ivIV]+)(.*)$", numeral)
     if not m or m.group(2).lower() not in _ROMAN:
         raise ValueError(f"not a roman numeral: {numeral!r}")
-    degree = _ROMAN[m.group(2).lower()]
-    scale = SCALES["major" if mode == "major" else "minor"]
-    root = (tonic_pc + scale[degree]) % 12
-    if m.group(1) == "b":
-        root = (root - 1) % 12
-    elif m.group(1) == "#":
-        root = (root + 1) % 12
-    suffix = m.group(3)
-    if suffix:
-        quality = suffix
-    elif m.group(1):  # borrowed chords (bVII, bVI, bIII) are major triads
-        quality = ""
+    accidental, roman, suffix = m.groups()
+    degree = _ROMAN[roman.lower()]
+    scale = SCALES["major"] if accidental or mode == "major" else SCALES["minor"]
+    root = (tonic_pc + scale[degree] + {"b": -1, "#": 1, None: 0}[accidental]) % 12
+    if suffix in ("o", "°"):
+        quality = "dim"
+    elif suffix:
+        quality = suffix if roman.isupper() or suffix.startswith("m") else "m" + suffix
     else:
-        quality = _DIATONIC_QUALITY[mode][degree]
-    use_flats = m.group(1) == "b" or tonic_name(tonic_pc, mode) in (
-        "F", "Bb", "Eb", "Ab", "Db", "Gb", "D", "G", "C"
-    ) and mode == "minor"
-    names = NOTE_NAMES_FLAT if use_flats or "b" in tonic_name(tonic_pc, mode) else NOTE_NAMES_SHARP
-    return names[root] + quality
+        quality = "" if roman.isupper() else "m"
+    flats = accidental == "b" or (tonic_name(tonic_pc, mode), mode) in _FLAT_KEYS
+    return (NOTE_NAMES_FLAT if flats else NOTE_NAMES_SHARP)[root] + quality
 
 
 def midi_to_hz(note: float) -> float:
