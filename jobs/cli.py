@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("songfarm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `songfarm plan ... | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -83,7 +83,8 @@ def _fail(row: dict[str, Any], stage: str, exc: BaseException) -> None:
     row["error"] = f"{type(exc).__name__}: {exc}"
     row["error_stage"] = stage
     # Keep the traceback in the worker's log; the manifest gets the one-line message.
-    traceback.print_exc()
+    # (print_exception, not print_exc: batched generators hand over exceptions already caught.)
+    traceback.print_exception(exc)
 
 
 def _ok(row: dict[str, Any]) -> bool:
@@ -143,21 +144,42 @@ class Generator:
         seeds = [take_seed(request.seed, attempt, c) for c in range(request.candidates)]
         return self.generate(plan, request, seeds, attempt)
 
+    def generate_batch(self, work: list[tuple[SongPlan, TrackRequest, list[int], int]]) -> list[list[Take] | Exception]:
+        """Several tracks at once: each (plan, request, seeds, attempt) → its takes, or the
+        exception that failed that track alone. This default renders one track at a time;
+        backends that batch across tracks (diffusion) override it."""
+        results: list[list[Take] | Exception] = []
+        for plan, request, seeds, attempt in work:
+            try:
+                results.append(self.generate(plan, request, seeds, attempt))
+            except Exception as exc:  # one bad track must not fail the others
+                results.append(exc)
+        return results
+
     def __call__(self, batch: Batch) -> Batch:
-        out: list[dict[str, Any]] = []
-        for row in _rows(batch):
+        rows = _rows(batch)
+        work: dict[int, tuple[SongPlan, TrackRequest, list[int], int]] = {}  # row index → one track's work
+        for i, row in enumerate(rows):
             if _ok(row):
-                t0 = time.perf_counter()
                 try:
                     request = TrackRequest.from_json(_str(row["request"]))
                     plan = SongPlan.from_json(_str(row["plan"]))
-                    takes = self.takes_for(plan, request, int(row["attempt"]))
-                    per_take_s = (time.perf_counter() - t0) / max(1, len(takes))
-                    for take in takes:
-                        out.append({**row, **self.take_columns(take, per_take_s)})
-                    continue
+                    attempt = int(row["attempt"])
+                    seeds = [take_seed(request.seed, attempt, c) for c in range(request.candidates)]
+                    work[i] = (plan, request, seeds, attempt)
                 except Exception as exc:
                     _fail(row, "generator", exc)
+        t0 = time.perf_counter()
+        results = dict(zip(work, self.generate_batch(list(work.values())))) if work else {}
+        per_take_s = (time.perf_counter() - t0) / max(1, sum(len(r) for r in results.values() if isinstance(r, list)))
+        out: list[dict[str, Any]] = []
+        for i, row in enumerate(rows):
+            result = results.get(i)
+            if isinstance(result, list):
+                out.extend({**row, **self.take_columns(take, per_take_s)} for take in result)
+                continue
+            if isinstance(result, Exception):
+                _fail(row, "generator", result)
             out.append({**row, "candidate": -1, "seed": -1, "audio": b"", "sample_rate": 0, "duration_s": 0.0,
                         "midi": b"", "stems": b"", "generator": self.name, "model": "", "generate_s": 0.0})
         return _columns(out, batch)

@@ -1,0 +1,238 @@
+"""Benchmark: the batch farm on Ray vs a plain single-process loop, same job, same run.
+
+    .venv/bin/python bench/bench_farm.py                         # 100 tracks × 30 s (the target run)
+    .venv/bin/python bench/bench_farm.py --tracks 8 --duration 8 # a quick look
+
+Both sides do the same work for every track: plan, render each candidate, encode it to
+FLAC, verify it, re-render rejected tracks up to max_attempts with the same seeds, then
+tag and write the audio and MIDI and a Parquet manifest through the same Sink. The loop
+calls the stage classes' batch adapters one track at a time in this process; the farm
+runs them in Ray Data actor pools (the laptop profile, every core). The loop runs first,
+before Ray starts, so it has the machine to itself.
+
+Prints a table (wall time, throughput, per-stage CPU seconds, Ray start-up, peak
+object-store use) and writes bench/results/farm.json. Target: farm ≥ 1.6× the loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from songfarm.cluster.connect import connect, disconnect
+from songfarm.cluster.profiles import laptop
+from songfarm.jobs.jobfile import load_job
+from songfarm.models.factory import make
+from songfarm.models.job import Job, StageResources
+from songfarm.models.stages import new_row
+from songfarm.models.verdict import Verdict
+from songfarm.pipelines.batch import Farm, FarmConfig, stage_options
+from songfarm.pipelines.manifest import current_rows
+from songfarm.pipelines.sink import Sink
+from songfarm.pipelines.storage import open_storage
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = 1.6
+
+
+def make_job(tracks: int, duration: float, candidates: int, max_attempts: int, output: str,
+             actors: int = 0) -> Job:
+    """The overnight example's prompts (cycled to `tracks`), at `duration` seconds each."""
+    base = load_job(ROOT / "jobs" / "examples" / "overnight.yaml", output=output)
+    requests = []
+    for i in range(tracks):
+        r = dataclasses.replace(base.tracks[i % len(base.tracks)], duration_s=float(duration), candidates=candidates)
+        r.id = f"{r.id}-{i}" if i >= len(base.tracks) else r.id
+        requests.append(r)
+    base.tracks, base.max_attempts, base.name = requests, max_attempts, "bench"
+    base.resources = laptop(os.cpu_count() or 2)
+    if actors:  # fixed pools of `actors` generators and verifiers sharing the cores
+        share = round(0.95 * ((os.cpu_count() or 2) - 0.1) / (2 * actors), 3)
+        for stage in ("generator", "verifier"):
+            base.resources[stage] = StageResources(min_actors=actors, max_actors=actors, batch_size=1,
+                                                   num_cpus=share)
+    return base
+
+
+def _batch(row: dict) -> dict[str, np.ndarray]:
+    out = {}
+    for k, v in row.items():
+        arr = np.empty(1, dtype=object)
+        arr[0] = v
+        out[k] = arr
+    return out
+
+
+def _rows(batch: dict[str, np.ndarray]) -> list[dict]:
+    n = len(batch["track_id"])
+    return [{k: (v[i].item() if isinstance(v[i], np.generic) else v[i]) for k, v in batch.items()} for i in range(n)]
+
+
+def run_loop(job: Job, out_dir: str) -> dict:
+    """The single-process baseline: the same stage classes and sink, one track at a time."""
+    t0 = time.perf_counter()
+    stages = {s: make(s, job.backends[s].name, stage_options(job, s)) for s in ("planner", "generator", "verifier")}
+    build_s = time.perf_counter() - t0
+    sink = Sink(open_storage(f"{out_dir}/{job.name}"), job.name, job.delivery)
+    cpu = {"planner": 0.0, "generator": 0.0, "verifier": 0.0, "sink": 0.0}
+    counts = {"accepted": 0, "rejected": 0, "failed": 0}
+    chosen = {}
+    for request in job.tracks:
+        best, history = None, []
+        for attempt in range(job.max_attempts):
+            batch = _batch(new_row(request, attempt))
+            for name in ("planner", "generator", "verifier"):
+                c0 = time.process_time()
+                batch = stages[name](batch)
+                cpu[name] += time.process_time() - c0
+            takes = [r for r in _rows(batch) if r["status"] == "ok"]
+            history += [{"attempt": attempt, "candidate": r["candidate"], "score": r["score"],
+                         "reason": Verdict.from_json(r["verdict"]).reason()} for r in takes]
+            if not takes:
+                break
+            top = max(takes, key=lambda r: (r["score"], -r["candidate"]))
+            if best is None or top["score"] > best["score"]:
+                best = top
+            if best["accepted"] and best["score"] >= job.min_score:
+                break
+        c0 = time.process_time()
+        if best is None:
+            status = "failed"
+            sink.add_row({"track_id": request.id, "status": status, "request_json": request.to_json()})
+        else:
+            status = "accepted" if best["accepted"] and best["score"] >= job.min_score else "rejected"
+            files = sink.write_files(request.id, best, {"job": job.name, "prompt": request.prompt,
+                                                        "seed": best["seed"], "generator": best["generator"],
+                                                        "model": best["model"]})
+            sink.add_row({"track_id": request.id, "status": status, "prompt": request.prompt,
+                          "request_json": request.to_json(), "plan_json": best["plan"], "score": best["score"],
+                          "take_attempt": best["attempt"], "take_candidate": best["candidate"],
+                          "take_seed": best["seed"], "verdict_json": best["verdict"],
+                          "takes_json": json.dumps(history), **files})
+            chosen[request.id] = (status, int(best["seed"]))
+        cpu["sink"] += time.process_time() - c0
+        counts[status] += 1
+    sink.flush()
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "build_s": build_s, "cpu_s": cpu, "counts": counts, "chosen": chosen}
+
+
+class ObjectStorePeak:
+    """Polls the cluster's object-store bytes in use (Ray's memory summary) and keeps the peak."""
+
+    def __init__(self, address: str, every_s: float = 0.25):
+        from ray._private.internal_api import get_state_from_address
+
+        self.state = get_state_from_address(address)
+        self.every_s, self.peak, self.samples = every_s, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        from ray._private.internal_api import get_memory_info_reply
+
+        while not self._stop.is_set():
+            try:
+                used = get_memory_info_reply(self.state).store_stats.object_store_bytes_used
+                self.peak, self.samples = max(self.peak, int(used)), self.samples + 1
+            except Exception:  # a poll that misses is not worth failing the benchmark for
+                pass
+            self._stop.wait(self.every_s)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def run_farm(job: Job, out_dir: str) -> dict:
+    """The farm: start a local Ray on every core, run the job through the actor pools."""
+    cluster = connect(num_cpus=os.cpu_count() or 2)
+    try:
+        sink = Sink(open_storage(f"{out_dir}/{job.name}"), job.name, job.delivery)
+        with ObjectStorePeak(cluster.address) as peak:
+            t0 = time.perf_counter()
+            result = Farm(job, sink, FarmConfig(progress_s=10.0, progress_bars=False)).run(job.tracks)
+            wall = time.perf_counter() - t0
+    finally:
+        disconnect(cluster)
+    rows = current_rows(sink.storage)
+    chosen = {tid: (r["status"], int(r["take_seed"])) for tid, r in rows.items() if r["status"] != "failed"}
+    return {"wall_s": wall, "ray_start_s": cluster.start_s, "cpu_s": {**result.stage_cpu_s},
+            "stage_wall_s": result.stage_s, "counts": result.counts, "rounds": result.rounds,
+            "peak_object_store_bytes": peak.peak, "object_store_samples": peak.samples, "chosen": chosen,
+            "resources": {s: dataclasses.asdict(r) for s, r in job.resources.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tracks", type=int, default=100)
+    p.add_argument("--duration", type=float, default=30.0, help="seconds per track")
+    p.add_argument("--candidates", type=int, default=1, help="takes per attempt")
+    p.add_argument("--max-attempts", type=int, default=3)
+    p.add_argument("--actors", type=int, default=0,
+                   help="fixed generator and verifier pool size (default: the laptop profile, autoscaling)")
+    p.add_argument("--json", default=str(ROOT / "bench" / "results" / "farm.json"))
+    p.add_argument("--keep", action="store_true", help="keep the rendered files (printed path)")
+    args = p.parse_args(argv)
+
+    work = tempfile.mkdtemp(prefix="songfarm-bench-")
+    job = make_job(args.tracks, args.duration, args.candidates, args.max_attempts, work, args.actors)
+    print(f"bench: {args.tracks} tracks × {args.duration:g} s, {args.candidates} candidate(s), up to "
+          f"{args.max_attempts} attempts, {os.cpu_count()} CPUs; output {work}", flush=True)
+    loop = run_loop(job, f"{work}/loop")
+    print(f"bench: loop done in {loop['wall_s']:.1f} s", flush=True)
+    farm = run_farm(job, f"{work}/farm")
+    same = loop["chosen"] == farm["chosen"]
+
+    n = args.tracks
+    speedup = loop["wall_s"] / farm["wall_s"]
+    speedup_start = loop["wall_s"] / (farm["wall_s"] + farm["ray_start_s"])
+    rows = [
+        ("wall s", f"{loop['wall_s']:.1f}", f"{farm['wall_s']:.1f} (+{farm['ray_start_s']:.1f} Ray start)"),
+        ("tracks / min", f"{60 * n / loop['wall_s']:.1f}", f"{60 * n / farm['wall_s']:.1f}"),
+        ("audio s / wall s", f"{n * args.duration / loop['wall_s']:.1f}", f"{n * args.duration / farm['wall_s']:.1f}"),
+        *[(f"CPU s {s}", f"{loop['cpu_s'][s]:.1f}", f"{farm['cpu_s'][s]:.1f}") for s in ("planner", "generator", "verifier")],
+        ("CPU s sink (driver)", f"{loop['cpu_s']['sink']:.1f}", f"wall {farm['stage_wall_s']['sink']:.1f}"),
+        ("counts", json.dumps(loop["counts"]), json.dumps(farm["counts"])),
+        ("rounds", "-", str(farm["rounds"])),
+        ("peak object store MiB", "-", f"{farm['peak_object_store_bytes'] / 2**20:.1f}"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'':{width}}  {'loop':>24}  {'farm':>32}")
+    for name, a, b in rows:
+        print(f"{name:{width}}  {a:>24}  {b:>32}")
+    verdict = "PASS" if speedup >= TARGET else "FAIL"
+    print(f"\nspeedup farm vs loop: {speedup:.2f}x (target {TARGET}x: {verdict}); including Ray start-up "
+          f"{speedup_start:.2f}x; same chosen takes: {same}")
+
+    out = {"tracks": n, "duration_s": args.duration, "candidates": args.candidates, "max_attempts": args.max_attempts,
+           "cpus": os.cpu_count(), "loop": {k: v for k, v in loop.items() if k != "chosen"},
+           "farm": {k: v for k, v in farm.items() if k != "chosen"}, "speedup": speedup,
+           "speedup_with_ray_start": speedup_start, "target": TARGET, "passed": speedup >= TARGET,
+           "same_chosen_takes": same}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=2))
+    print(f"wrote {args.json}")
+    if args.keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

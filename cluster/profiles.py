@@ -1,0 +1,102 @@
+"""Resource profiles per stage: how big each actor pool is and what each actor asks Ray for.
+
+Two profiles:
+
+- `laptop`: a CPU-only machine (this one has 2 cores). The planner is cheap and gets a
+  sliver of a CPU; generator and verifier actors ask for fractions of a CPU so that two
+  of each fit, keeping every core busy while one stage waits on the other.
+- `gpu`: a cluster with GPUs. Generators (neural ones) and CLAP verifiers get a GPU each
+  (a shared quarter for the verifier); planners and embedded backends stay on CPUs.
+
+A job's `resources:` section wins. Stages the job leaves at the built-in default
+(`StageResources()`) take the profile matching the cluster; then `fit_to_cluster` makes
+sure the minimum pools can start at all (scaling CPU asks down, dropping GPU asks on a
+cluster without GPUs) and says what it changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..models.job import STAGES, StageResources
+
+
+def laptop(cpus: float = 2.0) -> dict[str, StageResources]:
+    """Pools for a CPU-only machine with `cpus` cores."""
+    n = max(1, int(cpus))
+    # Two actors per heavy stage on every core: 2 × 0.45 + 2 × 0.45 + 0.1 = 1.9 CPUs on 2 cores.
+    share = max(0.1, (cpus - 0.1) / (2 * n)) * 0.95
+    return {
+        "planner": StageResources(min_actors=1, max_actors=1, batch_size=4, num_cpus=0.1),
+        "generator": StageResources(min_actors=1, max_actors=n, batch_size=1, num_cpus=round(share, 3)),
+        "verifier": StageResources(min_actors=1, max_actors=n, batch_size=1, num_cpus=round(share, 3)),
+    }
+
+
+def gpu(gpus: float = 1.0) -> dict[str, StageResources]:
+    """Pools for a cluster with `gpus` GPUs: one generator per GPU, verifiers sharing GPUs."""
+    n = max(1, int(gpus))
+    return {
+        "planner": StageResources(min_actors=1, max_actors=2, batch_size=8, num_cpus=1.0),
+        "generator": StageResources(min_actors=1, max_actors=n, batch_size=2, num_cpus=2.0, num_gpus=1.0),
+        "verifier": StageResources(min_actors=1, max_actors=max(1, 2 * n), batch_size=4, num_cpus=1.0,
+                                   num_gpus=0.25),
+    }
+
+
+PROFILES = {"laptop": laptop, "gpu": gpu}
+
+
+def profile_for(cpus: float, gpus: float) -> dict[str, StageResources]:
+    return gpu(gpus) if gpus >= 1 else laptop(cpus)
+
+
+def resolve(resources: dict[str, StageResources], cpus: float, gpus: float,
+            gpu_stages: tuple[str, ...] = ()) -> tuple[dict[str, StageResources], list[str]]:
+    """The pools to run with on a cluster of `cpus` CPUs and `gpus` GPUs, and notes on what changed.
+
+    Stages left at the built-in default take the cluster's profile; `gpu_stages` are the
+    stages whose backend can use a GPU (neural ones): only they keep GPU asks from the
+    gpu profile. Then the minimum pools are fitted to the cluster.
+    """
+    base = profile_for(cpus, gpus)
+    out: dict[str, StageResources] = {}
+    for stage in STAGES:
+        res = resources.get(stage, StageResources())
+        if res == StageResources():
+            res = dataclasses.replace(base[stage])
+            if stage not in gpu_stages:
+                res.num_gpus = 0.0
+        out[stage] = dataclasses.replace(res)
+    return fit_to_cluster(out, cpus, gpus)
+
+
+def fit_to_cluster(resources: dict[str, StageResources], cpus: float,
+                   gpus: float) -> tuple[dict[str, StageResources], list[str]]:
+    """Scale asks so the minimum pools fit; notes say what was changed and why."""
+    out = {s: dataclasses.replace(r) for s, r in resources.items()}
+    notes: list[str] = []
+    if gpus < 1:
+        for stage, res in out.items():
+            if res.num_gpus > 0:
+                notes.append(f"resources.{stage}: the cluster has no GPU; running on CPUs (num_gpus "
+                             f"{res.num_gpus:g} → 0)")
+                res.num_gpus = 0.0
+    need_gpus = sum(r.min_actors * r.num_gpus for r in out.values())
+    if need_gpus > gpus > 0:
+        factor = gpus / need_gpus
+        for stage, res in out.items():
+            if res.num_gpus > 0:
+                new = res.num_gpus * factor
+                notes.append(f"resources.{stage}: num_gpus {res.num_gpus:g} → {new:.3g} so the minimum pools "
+                             f"fit {gpus:g} GPUs")
+                res.num_gpus = new
+    need_cpus = sum(r.min_actors * r.num_cpus for r in out.values())
+    if cpus > 0 and need_cpus > cpus:
+        factor = cpus * 0.95 / need_cpus
+        for stage, res in out.items():
+            new = round(res.num_cpus * factor, 3)
+            notes.append(f"resources.{stage}: num_cpus {res.num_cpus:g} → {new:g} so the minimum pools "
+                         f"({need_cpus:g} CPUs) fit {cpus:g} CPUs")
+            res.num_cpus = new
+    return out, notes

@@ -1,0 +1,439 @@
+"""Plan + seed → a multi-track score (`Composition`): the composer of the synth generator.
+
+    composition = compose(plan, seed)
+
+1. Parts: the plan's instruments take their roles (drums, bass, harmony, melody, pad);
+   roles the plan leaves empty come from the style's palette; a second instrument of a
+   role becomes a second layer (counter-melody, second comping, percussion, ...).
+2. Bars: the plan's sections laid end to end, one chord per bar exactly as planned, each
+   bar's energy from its section (intros build, pre-choruses lift, outros fade); the song
+   ends at the plan's duration, its last bar holding the tonic chord.
+3. Each part writes its notes bar by bar in the style's language (accompaniment.py,
+   melody.py); melodies come from per-section motifs, so a chorus repeats exactly.
+4. Swing, if the style swings.
+
+Randomness comes only from `numpy.random.default_rng` streams seeded by (seed, purpose,
+...), so the same plan and seed give the same notes, and each part's choices do not shift
+when another part changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from .. import theory
+from ..errors import SongfarmError
+from ..instruments import INSTRUMENTS
+from ..plan import SongPlan
+from .accompaniment import bass_bar, comp_bar, comp_voicing, drum_bar, pad_voicing, percussion_bar, velocity, \
+    voice_chord
+from .melody import make_section_motifs, realise, section_melody
+from .score import Bar, Chord, Composition, Metre, Note, Part, SectionSpan
+from .styles import get_style
+from .styles.base import DRUM_KEYS, Bass, Comping, Drums, Style
+
+ROLES = ("drums", "bass", "harmony", "melody", "pad")
+EXTRA_KIND = {"drums": "percussion", "bass": "bass2", "harmony": "harmony2", "melody": "counter", "pad": "pad2"}
+MAX_PARTS = 9  # keeps rendering time bounded whatever the plan lists
+
+# Mix level (dB, drums = 0) and pan (-1 left .. +1 right) per part kind; styles adjust levels.
+LEVELS = {"drums": 0.0, "percussion": -7.0, "bass": -1.0, "bass2": -9.0, "harmony": -4.0, "harmony2": -7.0,
+          "melody": -2.0, "counter": -7.0, "pad": -6.0, "pad2": -10.0}
+PANS = {"drums": 0.0, "percussion": -0.4, "bass": 0.0, "bass2": 0.2, "harmony": -0.25, "harmony2": 0.35,
+        "melody": 0.1, "counter": -0.3, "pad": 0.0, "pad2": 0.0}
+
+FINAL_MIN_FRACTION = 0.5  # the last bar must have at least half a bar before the end to carry the tonic
+FINAL_HOLD_S = 2.5  # the final tonic chord rings at least this long when the bars allow ...
+FINAL_EXTRA_BARS = 2  # ... taking over at most this many closing bars of the last section
+BASS_BAND_TOP = 52  # E3: below this only the bass part plays, so the low register spells out the roots
+
+# Fallbacks when the plan asks for a role the style has no pattern for (drums in a classical piece).
+_PLAIN_DRUMS = Drums(
+    groove={"kick": {"4/4": "X.......X.......", "3/4": "X...........", "6/8": "X.....x....."},
+            "snare": {"4/4": "....x.......x...", "3/4": "....x...x...", "6/8": "......x....."},
+            "hat": {"4/4": "x.x.x.x.x.x.x.x.", "3/4": "x.x.x.x.x.x.", "6/8": "x.x.x.x.x.x."}},
+    pulse={"hat": {"4/4": "x...x...x...x...", "3/4": "x...x...x...", "6/8": "x.x.x.x.x.x."}},
+)
+_PLAIN_PERCUSSION = {"shaker": {"4/4": "x.o.x.o.x.o.x.o.", "3/4": "x.o.x.o.x.o.", "6/8": "x.ox.ox.ox.o"},
+                     "conga_low": {"4/4": "x.......x.......", "3/4": "x...........", "6/8": "x.....x....."}}
+_PLAIN_ARP = Comping("arp", {"4/4": "x.x.x.x.x.x.x.x.", "3/4": "x.x.x.x.x.x.", "6/8": "x.x.x.x.x.x."},
+                     voicing="spread", register=67, gate=0.9)
+
+_CYMBALS = {DRUM_KEYS[v] for v in ("crash", "crash2", "china", "splash", "ride", "ride_bell", "open_hat")}
+
+_STREAMS = {"drums": 1, "percussion": 2, "bass": 3, "harmony": 4, "melody": 5, "counter": 6, "pad": 7,
+            "velocity": 8}
+
+
+class CompositionError(SongfarmError, ValueError):
+    """A plan the composer cannot play: unknown instrument, bad chord symbol, ..."""
+
+
+def _stream(seed: int, purpose: str, *extra: int) -> np.random.Generator:
+    """An independent rng for one purpose (and section), from the take's seed."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, _STREAMS[purpose], *extra])
+
+
+def _name_id(name: str) -> int:
+    """A stable integer for a section name (str hash() changes from process to process)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+
+
+def _stem_name(instrument: str, taken: set[str]) -> str:
+    base = instrument.replace(" ", "_")
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def choose_parts(plan: SongPlan, style: Style) -> list[Part]:
+    """Instruments → parts: the plan's instruments by role first, the style's palette for
+    roles the plan leaves empty; a second instrument of a role becomes a second layer."""
+    by_role: dict[str, list[str]] = {r: [] for r in ROLES}
+    for i, name in enumerate(plan.instruments):
+        if name not in INSTRUMENTS:
+            raise CompositionError(f"plan.instruments[{i}]={name!r}: unknown instrument "
+                                   f"(known: {', '.join(sorted(INSTRUMENTS))})")
+        if name not in by_role[INSTRUMENTS[name].role]:
+            by_role[INSTRUMENTS[name].role].append(name)
+    parts: list[Part] = []
+    taken: set[str] = set()
+    for role in ROLES:
+        names = by_role[role] or ([style.palette[role]] if role in style.palette else [])
+        for k, name in enumerate(names[:2]):
+            kind = role if k == 0 else EXTRA_KIND[role]
+            inst = INSTRUMENTS[name]
+            level = style.levels.get(kind, LEVELS[kind])
+            parts.append(Part(_stem_name(name, taken), name, kind, inst.program, inst.is_drum, PANS[kind], level))
+    return parts[:MAX_PARTS]
+
+
+def _chords(plan: SongPlan) -> list[list[Chord]]:
+    out = []
+    for i, section in enumerate(plan.sections):
+        row = []
+        for j, symbol in enumerate(section.chords):
+            try:
+                row.append(Chord.parse(symbol))
+            except ValueError as exc:
+                raise CompositionError(f"plan.sections[{i}].chords[{j}]={symbol!r}: {exc}") from None
+        out.append(row)
+    return out
+
+
+def lay_out_bars(plan: SongPlan, metre: Metre, end_q: float, tonic_pc: int, seconds_per_q: float) -> list[Bar]:
+    """The plan's sections as bars, ending at `end_q`.
+
+    The song's last bar is the last one starting at least half a bar before the end; bars
+    after it are dropped, and it stretches to the end, holding the tonic chord (the plan's
+    own last chord when that is already on the tonic). When bars are short, the held
+    final chord takes over up to FINAL_EXTRA_BARS of the last section's closing bars so
+    that it rings for FINAL_HOLD_S: a song's key is heard in where it comes to rest."""
+    chords = _chords(plan)
+    rows = []  # (section index, bar in section, chord)
+    for si, section in enumerate(plan.sections):
+        for b in range(section.bars):
+            rows.append((si, b, chords[si][b] if b < len(chords[si]) else chords[si][-1]))
+    min_left = FINAL_MIN_FRACTION * metre.bar_q
+    last = 0
+    for i in range(len(rows)):
+        if i * metre.bar_q <= end_q - min_left + 1e-9:
+            last = i
+    extra = 0
+    while (extra < FINAL_EXTRA_BARS and last - extra - 1 >= 1
+           and rows[last - extra - 1][0] == rows[last][0]
+           and (end_q - (last - extra) * metre.bar_q) * seconds_per_q < FINAL_HOLD_S):
+        extra += 1
+    last -= extra
+    rows = rows[: last + 1]
+    final_si, _, final_chord = rows[-1]
+    if final_chord.root != tonic_pc:
+        rows[-1] = (final_si, rows[-1][1], Chord.triad(tonic_pc, plan.mode))
+    bars_in = {si: sum(1 for r in rows if r[0] == si) for si, _, _ in rows}
+    bars: list[Bar] = []
+    for i, (si, b, chord) in enumerate(rows):
+        section = plan.sections[si]
+        n = bars_in[si]
+        e = section.energy
+        if section.name == "intro":
+            e *= 0.55 + 0.45 * (b + 1) / n
+        elif section.name == "outro" and i < len(rows) - 1:  # fades, but the final chord rings out full
+            e *= 1.0 - 0.45 * b / max(1, n - 1)
+        elif section.name == "pre_chorus":
+            e = min(1.0, e + 0.15 * b / max(1, n - 1))
+        start = i * metre.bar_q
+        length = end_q - start if i == len(rows) - 1 else metre.bar_q
+        bars.append(Bar(i, start, length, si, section.name, b, n, chord, chord, float(e), i == len(rows) - 1, float(e)))
+    for a, b in zip(bars, bars[1:]):
+        a.next_chord, a.next_energy = b.chord, b.energy
+    return bars
+
+
+def _register(part: Part, centre_share: float = 0.45) -> tuple[int, int, int]:
+    """(low, high, centre) MIDI pitches for a part's instrument."""
+    inst = INSTRUMENTS[part.instrument]
+    centre = int(round(inst.low + centre_share * (inst.high - inst.low)))
+    return inst.low, inst.high, min(max(centre, inst.low + 7), inst.high - 7)
+
+
+def _scale(plan: SongPlan, style: Style) -> tuple[int, ...]:
+    tonic_pc = theory.pitch_class(plan.tonic)
+    name = plan.scale or style.scales.get(plan.mode) or plan.mode
+    if name not in theory.SCALES:
+        raise CompositionError(f"plan.scale={name!r}: unknown scale (known: {', '.join(theory.SCALES)})")
+    return tuple(theory.scale_pitch_classes(tonic_pc, name))
+
+
+def _sections(bars: list[Bar]) -> list[list[Bar]]:
+    out: list[list[Bar]] = []
+    for bar in bars:
+        if bar.section_start or not out:
+            out.append([])
+        out[-1].append(bar)
+    return out
+
+
+def compose(plan: SongPlan, seed: int, end_s: float | None = None) -> Composition:
+    """Write the whole song for `plan` with `seed`; it ends at `end_s` (default plan.duration_s)."""
+    style = get_style(plan.style)
+    metre = Metre(plan.beats_per_bar, plan.beat_unit)
+    tonic_pc = theory.pitch_class(plan.tonic)
+    if plan.mode not in theory.MODES:
+        raise CompositionError(f"plan.mode={plan.mode!r}: must be one of {theory.MODES}")
+    qpm = plan.bpm * metre.beat_q
+    end_q = (end_s if end_s is not None else plan.duration_s) * qpm / 60.0
+    bars = lay_out_bars(plan, metre, end_q, tonic_pc, 60.0 / qpm)
+    parts = choose_parts(plan, style)
+    scale_pcs = _scale(plan, style)
+    spq = 60.0 / qpm
+    vel_rng = _stream(seed, "velocity")
+    sections = _sections(bars)
+
+    # Motifs per section name: every chorus draws the same ones, so it sings the same tune.
+    motifs = {name: make_section_motifs(metre, style.melody, _stream(seed, "melody", _name_id(name)))
+              for name in sorted({b.section_name for b in bars})}
+    hook_name = next((n for n in ("chorus", "verse") if n in motifs), None)
+
+    for part in parts:
+        writer = {"drums": _write_drums, "percussion": _write_percussion, "bass": _write_bass,
+                  "bass2": _write_bass2, "harmony": _write_harmony, "harmony2": _write_harmony,
+                  "melody": _write_melody, "counter": _write_counter, "pad": _write_pad, "pad2": _write_pad}[part.kind]
+        part.notes = writer(part=part, style=style, metre=metre, bars=bars, sections=sections, seed=seed,
+                            scale_pcs=scale_pcs, tonic_pc=tonic_pc, motifs=motifs, hook=hook_name, spq=spq,
+                            vel_rng=vel_rng, has_counter=any(p.kind == "counter" for p in parts))
+        part.notes = [n for n in part.notes if n[0] < end_q - 1e-6]
+        if style.swing and not metre.compound:
+            part.notes = [_swing(n, bars, style.swing, style.swing_unit) for n in part.notes]
+        part.notes = [(s, min(d, end_q - s), p, v) for s, d, p, v in part.notes]
+        part.notes.sort()
+
+    spans = [SectionSpan(sec[0].section_name, sec[0].start_q, sec[-1].start_q + sec[-1].length_q,
+                         plan.sections[sec[0].section].energy) for sec in sections]
+    return Composition(qpm=qpm, metre=metre, tonic_pc=tonic_pc, mode=plan.mode, tonic_name=plan.tonic,
+                       end_q=end_q, parts=[p for p in parts if p.notes], sections=spans,
+                       bar_energy=[(b.start_q, b.energy) for b in bars])
+
+
+def _swing(note: Note, bars: list[Bar], amount: float, unit: float) -> Note:
+    """Delay off-beat `unit`s toward the triplet position (amount 1 = full triplet swing),
+    mapping start and end so notes keep their place in the groove."""
+    def warp(t: float) -> float:
+        k, r = divmod(t, 2 * unit)
+        d = amount * unit / 3.0
+        if r <= unit:
+            r = r * (unit + d) / unit
+        else:
+            r = unit + d + (r - unit) * (unit - d) / unit
+        return k * 2 * unit + r
+    start, dur, pitch, vel = note
+    s2 = warp(start)
+    return (s2, max(0.05, warp(start + dur) - s2), pitch, vel)
+
+
+# ----------------------------------------------------------------------------- part writers
+# Each takes the same keyword arguments (those it does not need are absorbed by **_).
+
+def _let_ring(notes: list[Note], end_q: float) -> list[Note]:
+    """Drum hits sound until the same drum is struck again (up to 2 quarters, cymbals 4):
+    the synthesizer cuts a sample at its note-off, so a drum's note length is how long it
+    rings. Repeated hi-hats choke each other as they do on a kit."""
+    notes = sorted(notes)
+    out: list[Note] = []
+    next_start: dict[int, float] = {}
+    for start, dur, key, vel in reversed(notes):
+        longest = 4.0 if key in _CYMBALS else 2.0
+        nxt = next_start.get(key, end_q)
+        ring = max(dur, min(longest, nxt - start)) if nxt > start else dur
+        out.append((start, ring, key, vel))
+        next_start[key] = start
+    return out[::-1]
+
+
+def _write_drums(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, **_) -> list[Note]:
+    drums = style.drums or _PLAIN_DRUMS
+    rng = _stream(seed, "drums")
+    out: list[Note] = []
+    for bar in bars:
+        out += drum_bar(drums, metre, bar, rng, style.velocity)
+    return _let_ring(out, bars[-1].start_q + bars[-1].length_q)
+
+
+def _write_percussion(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, **_) -> list[Note]:
+    groove = style.percussion or _PLAIN_PERCUSSION
+    rng = _stream(seed, "percussion")
+    out = [n for bar in bars if bar.energy >= 0.35 or bar.final
+           for n in percussion_bar(groove, metre, bar, rng, int(style.velocity * 0.85))]
+    return _let_ring(out, bars[-1].start_q + bars[-1].length_q)
+
+
+def _write_bass(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, tonic_pc: int, **_
+                ) -> list[Note]:
+    low, high, _ = _register(part)
+    rng = _stream(seed, "bass")
+    out: list[Note] = []
+    prev = None
+    for bar in bars:
+        notes, prev = bass_bar(style.bass, metre, bar, rng, style.velocity, prev, low, high, tonic_pc)
+        out += notes
+    return out
+
+
+def _write_bass2(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, **_) -> list[Note]:
+    """A second bass instrument holds the roots an octave above the bass, in fuller bars."""
+    low, high, _ = _register(part)
+    held = Bass({metre.signature: "R" + "." * (metre.steps - 1)}, gate=1.0, register=style.bass.register + 12)
+    rng = _stream(seed, "bass", 2)
+    out: list[Note] = []
+    for bar in bars:
+        if bar.energy >= 0.45 or bar.final:
+            out += bass_bar(held, metre, bar, rng, int(style.velocity * 0.8), None, low, high)[0]
+    return out
+
+
+def _write_harmony(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, spq: float, **_) -> list[Note]:
+    second = part.kind == "harmony2"
+    comp = (style.comping2 or _PLAIN_ARP) if second else style.comping
+    inst_low, inst_high, _ = _register(part)
+    inst_low = max(inst_low, BASS_BAND_TOP + 1)
+    register = min(max(comp.register, inst_low + 6), inst_high - 6)
+    rng = _stream(seed, "harmony", 2 if second else 1)
+    out: list[Note] = []
+    prev: list[int] | None = None
+    for bar in bars:
+        if second and bar.energy < 0.5 and not bar.final:
+            continue
+        voicing = voice_chord(bar.chord, comp_voicing(comp), register, prev, inst_low, inst_high)
+        out += comp_bar(comp, metre, bar, rng, int(style.velocity * (0.85 if second else 0.95)), voicing, spq)
+        prev = voicing
+    return out
+
+
+def _write_pad(part: Part, style: Style, metre: Metre, bars: list[Bar], tonic_pc: int, **_) -> list[Note]:
+    """Pads hold the chord, tied across bars while it does not change. The first pad plays
+    throughout (quietly when the energy is low: it is what keeps the sound from stopping
+    dead between hits, the synthesizer having no release tails); a second pad only when loud."""
+    low, high, centre = _register(part, 0.4)
+    low = max(low, BASS_BAND_TOP + 1)
+    centre = max(centre, low + 7)
+    kind = style.pad if style.pad != "none" else "sustain"
+    if part.kind == "pad2":
+        centre += 7
+    threshold = 0.6 if part.kind == "pad2" else 0.0
+    out: list[Note] = []
+    prev: list[int] | None = None
+    held: list[int] = []  # indices in `out` of the notes still sounding
+    for bar in bars:
+        if bar.energy < threshold and not bar.final:
+            held, prev = [], None
+            continue
+        voicing = pad_voicing(kind, bar.chord, tonic_pc, centre, prev, low, high)
+        vel = velocity(int(style.velocity * 0.75), 0.8, bar.energy)
+        if held and voicing == prev and not bar.section_start:
+            for k in held:  # same chord: keep holding
+                s, d, p, v = out[k]
+                out[k] = (s, d + bar.length_q, p, v)
+        else:
+            held = list(range(len(out), len(out) + len(voicing)))
+            out += [(bar.start_q, bar.length_q, p, vel) for p in voicing]
+        prev = voicing
+    return out
+
+
+def _write_melody(part: Part, style: Style, metre: Metre, sections: list[list[Bar]], scale_pcs: tuple[int, ...],
+                  tonic_pc: int, motifs: dict, hook: str | None, vel_rng: np.random.Generator, has_counter: bool,
+                  **_) -> list[Note]:
+    """The lead: each melodic section sings its own motifs; the outro recalls the hook and
+    ends on the tonic; without a counter-melody part, longer intros hint at the hook."""
+    low, high, centre = _register(part)
+    low, high = max(low, centre - 10, BASS_BAND_TOP + 1), min(high, centre + 12)
+    base = style.velocity
+    out: list[Note] = []
+    for sec in sections:
+        name = sec[0].section_name
+        if name not in ("intro", "outro", "break"):  # verse, chorus, bridge, solo, ...
+            out += section_melody(sec, motifs[name], metre, style.melody, scale_pcs, tonic_pc, low, high, centre,
+                                  base, vel_rng)
+        elif name == "outro" and hook:
+            out += _recall_hook(sec, motifs[hook], metre, style, scale_pcs, tonic_pc, low, high, centre, base, vel_rng)
+        elif name == "intro" and hook and not has_counter and len(sec) >= 4:
+            out += _recall_hook(sec[len(sec) // 2:], motifs[hook], metre, style, scale_pcs, tonic_pc, low, high,
+                                centre, int(base * 0.8), vel_rng)
+        elif sec[-1].final:  # a song that ends in its intro, outro or a break still resolves
+            out += section_melody(sec[-1:], motifs[name], metre, style.melody, scale_pcs, tonic_pc, low, high,
+                                  centre, base, vel_rng)
+    return out
+
+
+def _recall_hook(bars: list[Bar], motifs, metre: Metre, style: Style, scale_pcs, tonic_pc, low, high, centre,
+                 base: int, vel_rng) -> list[Note]:
+    """The hook's first motif on these bars' chords, then a rest; a final bar holds the tonic."""
+    out: list[Note] = []
+    for k, bar in enumerate(bars):
+        if bar.final:
+            out += section_melody([bar], motifs, metre, style.melody, scale_pcs, tonic_pc, low, high, centre,
+                                  base, vel_rng)
+        elif k < 2:
+            out += [(s, d, p, velocity(base, 0.9, bar.energy, vel_rng))
+                    for s, d, p in realise(motifs.a, bar, metre, scale_pcs, centre, low, high)]
+    return out
+
+
+def _write_counter(part: Part, style: Style, metre: Metre, sections: list[list[Bar]], scale_pcs, tonic_pc: int,
+                   motifs: dict, hook: str | None, vel_rng, **_) -> list[Note]:
+    """A second melodic instrument: the hook in the intro, and long guide tones (the chord's
+    third or seventh, moving as little as possible) under the lead in fuller sections,
+    ending on the third of the final chord."""
+    low, high, centre = _register(part, 0.35)
+    low = max(low, BASS_BAND_TOP + 1)
+    centre = max(centre, low + 5)
+    out: list[Note] = []
+    prev = centre
+    for sec in sections:
+        name = sec[0].section_name
+        if name == "intro" and hook and len(sec) >= 2:
+            out += _recall_hook(sec[len(sec) // 2:], motifs[hook], metre, style, scale_pcs, tonic_pc,
+                                max(low, centre - 8), min(high, centre + 10), centre, int(style.velocity * 0.8),
+                                vel_rng)
+            continue
+        for bar in sec:
+            if not bar.final and (bar.energy < 0.5 or name in ("intro", "break")):
+                continue
+            chord = bar.chord
+            tones = [(chord.root + chord.third) % 12]
+            if chord.seventh is not None:
+                tones.append((chord.root + chord.seventh) % 12)
+            if bar.final:  # the third of the home chord: it tells major from minor
+                tones = [(chord.root + chord.third) % 12]
+            pool = [p for p in range(low, high + 1) if p % 12 in tones and abs(p - centre) <= 9]
+            pitch = min(pool or [prev], key=lambda p: (abs(p - prev), p))
+            halves = 2 if (bar.energy >= 0.75 and not bar.final) else 1
+            for h in range(halves):
+                length = bar.length_q / halves
+                out.append((bar.start_q + h * length, length * 0.95, pitch,
+                            velocity(int(style.velocity * 0.8), 0.85, bar.energy, vel_rng)))
+            prev = pitch
+    return out

@@ -1,0 +1,494 @@
+"""The `rules` planner: English or Chinese text → SongPlan, deterministic, no model.
+
+    planner = RulesPlanner(RulesPlannerConfig())
+    plan = planner.plan(TrackRequest(id="t1", prompt="一首舒缓的国风歌曲，古筝和笛子，a小调，两分钟"))
+
+What the prompt states wins over what is inferred, and the request's explicit fields
+(bpm, key, time_signature, genre, moods, instruments, duration_s) win over the prompt;
+every field's origin is recorded in `plan.sources` and every disagreement in
+`plan.conflicts`. The vocabulary lives in lexicon.py, the text rules in parse.py, the
+song form and chords in structure.py, the lyrics tags in lyrics.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .. import theory
+from ..errors import SongfarmError
+from ..instruments import INSTRUMENTS
+from ..plan import SongPlan, Source
+from ..request import DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, TrackRequest
+from ..stages import Planner
+from ..styles import STYLE_NAMES
+from . import lexicon, parse, structure
+from .lyrics import parse_lyrics
+
+
+class PlanError(SongfarmError, ValueError):
+    """A request field the planner cannot use (an unknown key or instrument override)."""
+
+
+@dataclass
+class RulesPlannerConfig:
+    default_style: str = "pop"  # style when neither genre nor instruments in the prompt suggest one
+    # With lyrics and no duration in the request or prompt: True sizes the song to its
+    # lyrics (a sung line ≈ 8 beats); False uses models/request.DEFAULT_DURATION_S.
+    duration_from_lyrics: bool = False
+    bars_per_lyric_line: int = 0  # bars one sung line takes; 0 = from the metre (8 beats: 2 bars of 4/4)
+    vary_progressions: bool = True  # pick a style's progression variant by a hash of the prompt; False = first
+
+    def __post_init__(self):
+        if self.default_style not in STYLE_NAMES:
+            raise ValueError(f"default_style={self.default_style!r}: not a style (known: {', '.join(STYLE_NAMES)})")
+        if not isinstance(self.bars_per_lyric_line, int) or not 0 <= self.bars_per_lyric_line <= 8:
+            raise ValueError(f"bars_per_lyric_line={self.bars_per_lyric_line!r}: must be an integer in [0, 8]")
+
+
+# The lexicon compiled once at import.
+_INSTRUMENTS = parse.Vocabulary([words for words, _ in lexicon.INSTRUMENT_WORDS], plural=True)
+_GENRES = parse.Vocabulary([g.words for g in lexicon.GENRES])
+_MOODS = parse.Vocabulary([m.words for m in lexicon.MOODS])
+_TEMPO_TERMS = parse.Vocabulary([t.words for t in lexicon.TEMPO_TERMS])
+_TEMPO_CONTEXT = re.compile(r"(?i:tempo|pace|paced|speed|bpm|beat)|速度|节奏|节拍", re.ASCII)
+_NO_VOICE = re.compile("|".join(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])" for w in lexicon.NO_VOICE_WORDS), re.I)
+_SOLO = re.compile(r"(?i:\b(?:solo|unaccompanied|alone|only|just)\b)|独奏", re.ASCII)
+_SOLO_SECTION = re.compile(r"(?i:\b(?:with|featuring|and|a|an)\s+(?:an?\s+)?(?:[a-z\-]+\s+)?solos?\b)", re.ASCII)
+
+# Genre labels for a style inferred from instruments or defaulted.
+_STYLE_LABEL = {"hiphop": "hip hop", "edm": "electronic", "rnb": "r&b", "lofi": "lo-fi hip hop",
+                "chinese_traditional": "chinese traditional"}
+
+_CHINESE_STYLES = ("chinese_traditional", "guofeng")
+
+
+class RulesPlanner(Planner):
+    """Text → SongPlan by rules over a bilingual vocabulary."""
+
+    name = "rules"
+    version = "1.0"
+
+    def __init__(self, config: RulesPlannerConfig | None = None):
+        self.config = config or RulesPlannerConfig()
+
+    def plan(self, request: TrackRequest) -> SongPlan:
+        """The plan for one request. Same request → the same plan."""
+        text = parse.normalise(request.prompt)
+        sources: dict[str, Source] = {}
+        conflicts: list[str] = []
+
+        # 1. Words of the lexicon. Instrument names mask the other vocabularies, so "grand"
+        #    in "grand piano" is no mood and "electronic" in "electronic drums" no genre.
+        instrument_hits = _INSTRUMENTS.find(text)
+        spans = [(h.start, h.end) for h in instrument_hits]
+        genre_hits = [h for h in parse.outside(_GENRES.find(text), spans) if not h.negated]
+        mood_hits = [h for h in parse.outside(_MOODS.find(text), spans) if not h.negated]
+        term_hits = [h for h in parse.outside(_TEMPO_TERMS.find(text), spans) if not h.negated]
+
+        # 2. Genre and style.
+        genre, style, genre_entry = self._genre(request, text, genre_hits, instrument_hits, mood_hits,
+                                                sources, conflicts)
+
+        # 3. Moods: the first core emotion decides mode and energy ("light and sad" is sad).
+        moods, mood_mode, mood_energy = self._moods(request, mood_hits, sources, conflicts)
+
+        # 4. Metre.
+        beats_per_bar, beat_unit = self._metre(request, text, genre_entry, sources, conflicts)
+
+        # 5. Tempo.
+        bpm = self._tempo(request, text, term_hits, style, genre_entry, mood_energy, sources, conflicts)
+
+        # 6. Key, mode and scale.
+        chords_stated = parse.find_chords(text)
+        scale_stated = parse.find_scale(text)
+        tonic_pc, mode = self._key(request, text, chords_stated, scale_stated, style, mood_mode, moods,
+                                   sources, conflicts)
+        scale = self._scale(scale_stated, style, mode, sources, conflicts)
+
+        # 7. Instruments: the ones named first, then the style's palette for missing roles.
+        instruments = self._instruments(request, text, instrument_hits, style, sources)
+
+        # 8. Duration and the number of whole bars that fill it.
+        bar_s = beats_per_bar * 60.0 / bpm
+        lyric_sections = parse_lyrics(request.lyrics)
+        quarter_beats = beats_per_bar * 4 / beat_unit
+        bars_per_line = self.config.bars_per_lyric_line or max(1, round(8 / quarter_beats))
+        duration_s = self._duration(request, text, lyric_sections, bars_per_line, bar_s, sources, conflicts)
+        total_bars = max(1, int(duration_s / bar_s + 0.5))  # nearest whole bar: |planned - duration| ≤ bar/2
+
+        # 9. Form: follow the lyrics' tags, or lay out a form for the style.
+        if lyric_sections:
+            slots, notes = structure.lyric_layout(lyric_sections, total_bars, bars_per_line)
+            conflicts += notes
+            sources["sections"] = "stated"
+        else:
+            slots = structure.layout(total_bars, unit=12 if style == "blues" else 8)
+            sources["sections"] = "inferred"
+
+        # 10. Chords: the prompt's own progression for verse and chorus, else the style's.
+        stated_chords = self._chords(chords_stated, tonic_pc, mode, sources, conflicts)
+        # Harmonic rhythm: a chord holds two bars when bars are short (fast 2/4) or the style
+        # moves slowly; the twelve-bar blues changes on its own bars.
+        hold = 1 if style == "blues" else 2 if (style in ("ambient", "cinematic") or bar_s < 1.25) else 1
+        base_energy = self._base_energy(mood_energy, bpm, style)
+        variant_key = text if self.config.vary_progressions else None
+        sections = structure.build_sections(slots, tonic_pc, mode, style, base_energy, stated_chords, hold,
+                                            variant_key)
+
+        plan = SongPlan(
+            prompt=request.prompt, language=parse.language(text), bpm=float(bpm),
+            tonic=theory.tonic_name(tonic_pc, mode), mode=mode, beats_per_bar=beats_per_bar, beat_unit=beat_unit,
+            genre=genre, style=style, moods=moods, instruments=instruments, sections=sections,
+            duration_s=float(duration_s), scale=scale, sources=dict(sorted(sources.items())), conflicts=conflicts,
+            planner=f"{self.name} {self.version}",
+        )
+        plan.check()
+        return plan
+
+    # ---- genre -------------------------------------------------------------------------
+
+    def _genre(self, request, text, genre_hits, instrument_hits, mood_hits, sources, conflicts):
+        """(genre label, style, Genre entry or None)."""
+        stated = None
+        strong = [h for h in genre_hits if lexicon.GENRES[h.entry].strong]
+        if strong or genre_hits:
+            stated = lexicon.GENRES[(strong or genre_hits)[0].entry]
+        if request.genre:
+            given = request.genre.strip()
+            hits = _GENRES.find(parse.normalise(given))
+            entry = lexicon.GENRES[hits[0].entry] if hits else None
+            if entry:
+                style = entry.style
+            elif given.lower() in STYLE_NAMES:
+                style = given.lower()
+            else:
+                style = self.config.default_style
+                conflicts.append(f"genre: {given!r} is not in the vocabulary; played in the {style} style")
+            if stated and stated.style != style:
+                conflicts.append(f"genre: request override {given!r} wins over the prompt's {stated.label!r}")
+            sources["genre"] = sources["style"] = "override"
+            return given, style, entry
+        if stated:
+            sources["genre"] = sources["style"] = "stated"
+            return stated.label, stated.style, stated
+        style = self._style_from_instruments(instrument_hits)
+        if style is None and any(lexicon.MOODS[h.entry].name == "epic" for h in mood_hits):
+            style = "cinematic"
+        if style:
+            sources["genre"] = sources["style"] = "inferred"
+        else:
+            style = self.config.default_style
+            sources["genre"] = sources["style"] = "default"
+        return _STYLE_LABEL.get(style, style), style, None
+
+    @staticmethod
+    def _style_from_instruments(instrument_hits) -> str | None:
+        named: set[str] = set()
+        generic: set[str] = set()
+        for h in instrument_hits:
+            if h.negated:
+                continue
+            for name in lexicon.INSTRUMENT_WORDS[h.entry][1]:
+                (generic if name.startswith("@") else named).add(name)
+        named.discard("voice")
+        if named & lexicon.CHINESE_INSTRUMENTS:
+            band = named & lexicon.BAND_INSTRUMENTS or generic & {"@drums", "@bass"}
+            return "guofeng" if band else "chinese_traditional"
+        if named and named <= lexicon.ORCHESTRAL_INSTRUMENTS and not generic:
+            return "classical"
+        for instruments, style in lexicon.INSTRUMENT_STYLE_HINTS:
+            if named & instruments:
+                return style
+        return None
+
+    # ---- moods -------------------------------------------------------------------------
+
+    def _moods(self, request, mood_hits, sources, conflicts):
+        """(mood names, the mode they suggest or None, their energy or None)."""
+        entries = [lexicon.MOODS[h.entry] for h in mood_hits]
+        if request.moods:
+            entries, names = [], []
+            for given in request.moods:
+                hits = _MOODS.find(parse.normalise(given))
+                if hits:
+                    entries.append(lexicon.MOODS[hits[0].entry])
+                    names.append(lexicon.MOODS[hits[0].entry].name)
+                else:
+                    names.append(given.strip().lower())
+            prompt_names = [lexicon.MOODS[h.entry].name for h in mood_hits]
+            if prompt_names and set(prompt_names) != set(names):
+                conflicts.append(f"moods: request override {names} wins over the prompt's {_unique(prompt_names)}")
+            sources["moods"] = "override"
+            names = _unique(names)
+        else:
+            names = _unique([m.name for m in entries])
+            sources["moods"] = "stated" if names else "default"
+        if not entries:
+            return names, None, None
+        core = [m for m in entries if m.core]
+        deciding = core or entries
+        with_mode = [m for m in deciding if m.mode] or [m for m in entries if m.mode]
+        mode = with_mode[0].mode if with_mode else None
+        energy = sum(m.energy for m in deciding) / len(deciding)
+        disagree = _unique([m.name for m in entries if m.mode and m.mode != mode])
+        if mode and disagree:
+            level = "low" if energy < 0.45 else "high" if energy > 0.7 else "medium"
+            conflicts.append(f"moods: {', '.join(repr(n) for n in disagree)} suggest"
+                             f"{'s' if len(disagree) == 1 else ''} {_other(mode)} but {with_mode[0].name!r} "
+                             f"suggests {mode}: kept the core emotion {with_mode[0].name!r} → {mode}, {level} energy")
+        return names, mode, energy
+
+    # ---- metre -------------------------------------------------------------------------
+
+    def _metre(self, request, text, genre_entry, sources, conflicts) -> tuple[int, int]:
+        stated = parse.find_metre(text)
+        if request.time_signature:
+            beats, unit = (int(v) for v in request.time_signature.strip().split("/"))
+            if stated and (stated.beats_per_bar, stated.beat_unit) != (beats, unit):
+                conflicts.append(f"time_signature: request override {beats}/{unit} wins over the prompt's "
+                                 f"{stated.text!r}")
+            sources["time_signature"] = "override"
+            return beats, unit
+        if stated:
+            sources["time_signature"] = "stated"
+            return stated.beats_per_bar, stated.beat_unit
+        if genre_entry and genre_entry.beats_per_bar:
+            sources["time_signature"] = "inferred"
+            beats = genre_entry.beats_per_bar
+            return beats, parse.BEAT_UNITS.get(beats, 4)
+        sources["time_signature"] = "default"
+        return 4, 4
+
+    # ---- tempo -------------------------------------------------------------------------
+
+    def _tempo(self, request, text, term_hits, style, genre_entry, mood_energy, sources, conflicts) -> float:
+        number = parse.find_tempo_number(text)
+        term = _choose_term(text, term_hits)
+        if request.bpm is not None:
+            bpm = float(request.bpm)
+            if number and number.bpm != bpm:
+                conflicts.append(f"bpm: request override {bpm:g} wins over the prompt's {number.text!r}")
+            elif term and not term.low <= bpm <= term.high:
+                conflicts.append(f"bpm: request override {bpm:g} wins over the prompt's {term.name!r} "
+                                 f"({term.low:g}-{term.high:g} BPM)")
+            sources["bpm"] = "override"
+            return bpm
+        if number:
+            bpm = min(300.0, max(30.0, number.bpm))
+            if bpm != number.bpm:
+                conflicts.append(f"bpm: the prompt's {number.text!r} is outside [30, 300]; planned {bpm:g}")
+            if term and not term.low <= bpm <= term.high:
+                conflicts.append(f"bpm: the stated {number.bpm:g} BPM wins over {term.name!r} "
+                                 f"({term.low:g}-{term.high:g} BPM)")
+            sources["bpm"] = "stated"
+            return bpm
+        low, high = genre_entry.tempo if genre_entry and genre_entry.tempo else lexicon.STYLE_TEMPO[style]
+        if term:
+            sources["bpm"] = "stated"
+            if term.italian or sources.get("style") == "default":
+                return float(term.typical)
+            # An everyday word inside the genre's own range where they overlap: slow hip hop
+            # is still hip hop, but a slow word must still give a slow tempo.
+            lo, hi = max(term.low, low), min(term.high, high)
+            return float(round((lo + hi) / 2)) if lo <= hi else float(term.typical)
+        # From the genre: the middle of its range, lower for calm moods, higher for intense ones.
+        position = 0.5 if mood_energy is None else min(0.85, max(0.15, mood_energy))
+        sources["bpm"] = "default" if sources.get("style") == "default" and mood_energy is None else "inferred"
+        return float(round(low + (high - low) * position))
+
+    # ---- key ---------------------------------------------------------------------------
+
+    def _key(self, request, text, chords_stated, scale_stated, style, mood_mode, moods, sources, conflicts):
+        """(tonic pitch class, mode)."""
+        stated = parse.find_key(text)
+        if request.key:
+            parsed = parse.parse_key(request.key)
+            if parsed is None:
+                raise PlanError(f"request.key={request.key!r}: not a key (use e.g. 'F# minor', 'Eb', 'Am', 'a小调')")
+            pc, mode = parsed
+            if stated and stated.pc is not None and (stated.pc, stated.mode or mode) != (pc, mode):
+                conflicts.append(f"key: request override {theory.key_name(theory.tonic_name(pc, mode), mode)} "
+                                 f"wins over the prompt's {stated.text!r}")
+            sources["key"] = sources["tonic"] = sources["mode"] = "override"
+            return pc, mode
+
+        # the mode: stated with the key, else a scale that implies one, else the moods, else the style
+        if stated and stated.mode:
+            mode, mode_source = stated.mode, "stated"
+        elif scale_stated and scale_stated.mode:
+            mode, mode_source = scale_stated.mode, "inferred"
+        elif mood_mode:
+            mode, mode_source = mood_mode, "inferred"
+        elif chords_stated and chords_stated.chords and not (stated and stated.pc is not None):
+            mode, mode_source = _chord_mode(chords_stated.chords[0]), "inferred"
+        else:
+            mode = lexicon.STYLE_MODE[style]
+            mode_source = "inferred" if sources.get("style") in ("stated", "override") else "default"
+        if mode_source == "stated" and mood_mode and mood_mode != mode:
+            conflicts.append(f"key: the stated {mode} key wins over the moods {moods} (suggesting {mood_mode})")
+
+        # the tonic: stated, else the first chord's root, else a key the style is often played in
+        if stated and stated.pc is not None:
+            pc, tonic_source = stated.pc, "stated"
+        elif chords_stated and chords_stated.chords:
+            pc, tonic_source = theory.parse_chord(chords_stated.chords[0])[0], "inferred"
+        else:
+            tonics = lexicon.STYLE_TONICS[style]
+            pc, tonic_source = tonics[structure.stable_index(text, len(tonics))], "default"
+        sources["tonic"], sources["mode"] = tonic_source, mode_source
+        sources["key"] = tonic_source if tonic_source != "default" else mode_source
+        return pc, mode
+
+    def _scale(self, scale_stated, style, mode, sources, conflicts) -> str:
+        if scale_stated:
+            name = scale_stated.scale
+            if name == "pentatonic":
+                name = ("yu_pentatonic" if style in _CHINESE_STYLES else "minor_pentatonic") if mode == "minor" \
+                    else "major_pentatonic"
+            if scale_stated.mode and scale_stated.mode != mode:
+                conflicts.append(f"scale: {name} is a {scale_stated.mode} scale but the key is {mode}; "
+                                 f"kept the key and the mode's own scale")
+                sources["scale"] = "default"
+                return ""
+            sources["scale"] = "stated"
+            return name
+        if style in _CHINESE_STYLES:
+            name = "major_pentatonic" if mode == "major" else "yu_pentatonic"
+        elif style == "blues":
+            name = "blues"
+        elif mode == "minor" and style in ("funk", "lofi", "jazz", "rnb", "reggae"):
+            name = "dorian"
+        elif mode == "minor" and style == "rock":
+            name = "minor_pentatonic"
+        elif mode == "minor" and style == "metal":
+            name = "harmonic_minor"
+        elif mode == "major" and style == "country":
+            name = "major_pentatonic"
+        else:
+            sources["scale"] = "default"
+            return ""
+        sources["scale"] = "inferred"
+        return name
+
+    # ---- instruments -------------------------------------------------------------------
+
+    def _instruments(self, request, text, instrument_hits, style, sources) -> list[str]:
+        excluded: set[str] = set()
+        excluded_roles: set[str] = set()
+        named: list[str] = []
+        for h in instrument_hits:
+            for name in lexicon.INSTRUMENT_WORDS[h.entry][1]:
+                concrete = _concrete(name, style)
+                if h.negated:
+                    excluded.add(concrete)
+                    if name.startswith("@"):  # "no drums" removes the role, not just one kit
+                        excluded_roles.add(INSTRUMENTS[concrete].role)
+                else:
+                    named.append(concrete)
+        if _NO_VOICE.search(text):
+            excluded.add("voice")
+        if request.instruments:
+            given = []
+            for word in request.instruments:
+                hits = _INSTRUMENTS.find(parse.normalise(word))
+                names = [_concrete(n, style) for n in lexicon.INSTRUMENT_WORDS[hits[0].entry][1]] if hits else []
+                if not names:
+                    raise PlanError(f"request.instruments: unknown instrument {word!r} "
+                                    f"(known: {', '.join(sorted(INSTRUMENTS))})")
+                given += names
+            named, excluded, excluded_roles = given, set(), set()
+            sources["instruments"] = "override"
+        else:
+            named = [n for n in named if n not in excluded]
+            sources["instruments"] = "stated" if named else "inferred"
+        if request.lyrics and request.lyrics.strip() and "voice" not in excluded and "choir" not in named:
+            named.append("voice")  # the lyrics are sung
+        named = _unique(named)
+        if not request.instruments and len({n for n in named if n != "voice"}) == 1 and _SOLO.search(text) \
+                and not _SOLO_SECTION.search(text):
+            return named  # "solo piano", "古筝独奏": the named instrument alone
+        named_roles = {INSTRUMENTS[n].role for n in named}
+        palette = [n for n in lexicon.STYLE_PALETTE[style]
+                   if INSTRUMENTS[n].role not in named_roles and INSTRUMENTS[n].role not in excluded_roles
+                   and n not in excluded]
+        if not named and not palette:  # everything excluded: keep the style's harmony instrument
+            palette = [n for n in lexicon.STYLE_PALETTE[style] if INSTRUMENTS[n].role == "harmony"][:1]
+        return _unique(named + palette)
+
+    # ---- duration ----------------------------------------------------------------------
+
+    def _duration(self, request, text, lyric_sections, bars_per_line, bar_s, sources, conflicts) -> float:
+        stated = parse.find_duration(text)
+        if request.duration_s is not None:
+            if stated and abs(stated.seconds - request.duration_s) > 0.5:
+                conflicts.append(f"duration_s: request override {request.duration_s:g} s wins over the prompt's "
+                                 f"{stated.text!r}")
+            sources["duration_s"] = "override"
+            return float(request.duration_s)
+        if stated:
+            seconds = min(MAX_DURATION_S, max(MIN_DURATION_S, stated.seconds))
+            if seconds != stated.seconds:
+                conflicts.append(f"duration_s: the prompt's {stated.text!r} is outside "
+                                 f"[{MIN_DURATION_S:g}, {MAX_DURATION_S:g}] s; planned {seconds:g} s")
+            sources["duration_s"] = "stated"
+            return seconds
+        if lyric_sections and self.config.duration_from_lyrics:
+            ideal_bars = sum(structure.lyric_bars(lyric_sections, bars_per_line))
+            sources["duration_s"] = "inferred"
+            return round(min(MAX_DURATION_S, max(MIN_DURATION_S, ideal_bars * bar_s)), 2)
+        sources["duration_s"] = "default"
+        return DEFAULT_DURATION_S
+
+    # ---- chords and energy -------------------------------------------------------------
+
+    @staticmethod
+    def _chords(chords_stated, tonic_pc, mode, sources, conflicts) -> list[str] | None:
+        if not chords_stated:
+            sources["chords"] = "inferred"
+            return None
+        if chords_stated.skipped:
+            conflicts.append(f"chords: skipped symbols that are not chords: {', '.join(chords_stated.skipped)}")
+        symbols = chords_stated.chords or [theory.roman_to_chord(r, tonic_pc, mode) for r in chords_stated.romans]
+        sources["chords"] = "stated"
+        return symbols
+
+    @staticmethod
+    def _base_energy(mood_energy, bpm, style) -> float:
+        """Overall intensity 0..1: the moods' energy, tempered by tempo and style."""
+        from_tempo = 0.3 + 0.5 * min(1.0, max(0.0, (bpm - 60) / 120))
+        from_tempo += {"ambient": -0.15, "classical": -0.05, "lofi": -0.1, "metal": 0.15, "edm": 0.1,
+                       "rock": 0.05}.get(style, 0.0)
+        energy = from_tempo if mood_energy is None else 0.7 * mood_energy + 0.3 * from_tempo
+        return min(0.95, max(0.1, energy))
+
+
+def _choose_term(text: str, hits: list[parse.Hit]) -> lexicon.TempoTerm | None:
+    """An Italian marking before an everyday word; among everyday words, one said of the
+    tempo ("the pace is slow") before the first one mentioned."""
+    terms = [(h, lexicon.TEMPO_TERMS[h.entry]) for h in hits]
+    italian = [t for h, t in terms if t.italian]
+    if italian:
+        return italian[0]
+    near = [t for h, t in terms if _TEMPO_CONTEXT.search(text[max(0, h.start - 30):h.end + 12])]
+    return (near or [t for _, t in terms] or [None])[0]
+
+
+def _chord_mode(symbol: str) -> str:
+    _, intervals, _ = theory.parse_chord(symbol)
+    return "minor" if 3 in intervals and 4 not in intervals else "major"
+
+
+def _concrete(name: str, style: str) -> str:
+    if name.startswith("@"):
+        choices = lexicon.GENERIC_INSTRUMENTS[name]
+        return choices.get(style, choices["default"])
+    return name
+
+
+def _other(mode: str) -> str:
+    return "minor" if mode == "major" else "major"
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,75 @@
+"""`songfarm render` / `status` checks that need no Ray: options, output, resume selection, profiles."""
+
+import pytest
+import yaml
+
+from songfarm.cluster.profiles import fit_to_cluster, laptop, resolve
+from songfarm.jobs.cli import main
+from songfarm.jobs.render import parse_rerender, select_tracks
+from songfarm.jobs.status import status_lines
+from songfarm.models.job import StageResources
+from songfarm.models.request import TrackRequest
+
+
+def job_file(tmp_path, output):
+    path = tmp_path / "j.yaml"
+    path.write_text(yaml.safe_dump({"name": "j", "output": str(output), "tracks": [{"id": "a", "prompt": "pop"}]}))
+    return path
+
+
+def test_unwritable_output_fails_before_rendering(tmp_path, capsys):
+    (tmp_path / "blocker").write_text("a file where the output folder should be")
+    # The job file's own check or the storage probe: either way one clear line, exit 2.
+    for output in (tmp_path / "blocker", tmp_path / "blocker" / "below"):
+        assert main(["render", str(job_file(tmp_path, output))]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("songfarm: error:") and "Traceback" not in err
+        assert "is a file" in err or "cannot write" in err
+
+
+def test_missing_bucket_fails_before_rendering(tmp_path, capsys, s3_server):
+    code = main(["render", str(job_file(tmp_path, "s3://no-such-bucket/out")), "--s3-endpoint", s3_server.endpoint])
+    err = capsys.readouterr().err
+    assert code == 2 and "s3://no-such-bucket/out/j" in err and "does not exist" in err and s3_server.endpoint in err
+
+
+def test_bad_rerender_status(tmp_path, capsys):
+    assert main(["render", str(job_file(tmp_path, tmp_path / "out")), "--rerender", "failed,broken"]) == 2
+    assert "--rerender 'failed,broken': unknown status 'broken'" in capsys.readouterr().err
+
+
+def test_select_tracks_for_resume():
+    tracks = [TrackRequest(id=i, prompt="p") for i in ("a", "b", "c", "d")]
+    current = {"a": {"status": "accepted"}, "b": {"status": "rejected"}, "c": {"status": "failed"}}
+    ids = lambda ts: [t.id for t in ts]  # noqa: E731
+    assert ids(select_tracks(tracks, current)) == ["d"]  # only tracks without a row
+    assert ids(select_tracks(tracks, current, parse_rerender("failed,rejected"))) == ["b", "c", "d"]
+    assert ids(select_tracks(tracks, current, set(), force=True)) == ["a", "b", "c", "d"]
+
+
+def test_status_of_a_folder_without_a_job(tmp_path, capsys):
+    assert main(["status", str(tmp_path)]) == 2
+    assert "no songfarm job here" in capsys.readouterr().err
+
+
+def test_status_lines_flag_a_dead_driver():
+    rows = {"a": {"status": "accepted"}, "b": {"status": "failed", "error_stage": "planner", "error": "PlanError: x"}}
+    progress = {"job": "j", "state": "running", "done": 1, "failed": 1, "remaining": 1, "to_render": 3,
+                "heartbeat": "2020-01-01T00:00:00+00:00", "round": 1, "max_attempts": 2}
+    text = "\n".join(status_lines(rows, ["a", "b", "c"], progress, "/out/j"))
+    assert "accepted 1, rejected 0, failed 1, not delivered 1" in text
+    assert "the driver may have died" in text and "b: planner: PlanError: x" in text
+
+
+def test_profiles_fit_two_cores():
+    pools = laptop(2)
+    assert sum(p.min_actors * p.num_cpus for p in pools.values()) <= 2
+    assert sum(p.max_actors * p.num_cpus for p in pools.values()) <= 2  # both pools at full size fit too
+    # The built-in default (1 CPU per stage, 3 in all) takes the laptop profile on 2 CPUs.
+    resolved, notes = resolve({s: StageResources() for s in pools}, cpus=2, gpus=0)
+    assert resolved == pools and notes == []
+    # A job's own asks are kept, scaled down only when the minimum pools cannot start.
+    big = {s: StageResources(num_cpus=2, num_gpus=1) for s in pools}
+    fitted, notes = fit_to_cluster(big, cpus=2, gpus=0)
+    assert sum(p.num_cpus for p in fitted.values()) <= 2 and all(p.num_gpus == 0 for p in fitted.values())
+    assert any("no GPU" in n for n in notes) and any("num_cpus 2 →" in n for n in notes)
