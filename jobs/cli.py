@@ -192,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the stage graph over HTTP with Ray Serve")
     p.add_argument("--config", help="serve settings YAML (see pipelines/serve_config.yaml)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", help="address to listen on (default: the settings' host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default: the settings' port, 8000)")
     p.set_defaults(func=cmd_serve)
     return parser
 

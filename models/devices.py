@@ -1,21 +1,23 @@
 """Where a neural backend runs: device and dtype choice, and out-of-memory halving.
 
-Shared by the diffusion generator, the CLAP verifier and the LLM planner. Imports torch,
-so only neural backends import this module.
+Shared by the diffusion generator, the CLAP verifier and the LLM planner. torch is
+imported inside the functions, so validating a job that names a neural backend (which
+imports the backend's module for its config class) does not load torch.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence, TypeVar
-
-import torch
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 from .errors import SongfarmError
 
 log = logging.getLogger("songfarm.devices")
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+if TYPE_CHECKING:
+    import torch
+
+DTYPES = ("fp32", "fp16", "bf16")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -30,6 +32,8 @@ def choose_device(requested: str, where: str) -> torch.device:
     Asking for CUDA on a machine without it is an error (a job that names a GPU should not
     silently run a hundred times slower); 'auto' is the way to say "a GPU if there is one".
     """
+    import torch
+
     requested = (requested or "auto").strip().lower()
     if requested == "auto":
         if torch.cuda.is_available():
@@ -57,6 +61,8 @@ def choose_dtype(requested: str, device: torch.device, where: str) -> torch.dtyp
     Half precision on the CPU is slow and, for these models, numerically poor; an explicit
     fp16/bf16 on the CPU is therefore overridden to fp32 with a warning.
     """
+    import torch
+
     requested = (requested or "auto").strip().lower()
     if requested not in ("auto", *DTYPES):
         raise DeviceError(f"{where}: dtype={requested!r}: use auto, fp32, fp16 or bf16")
@@ -66,17 +72,21 @@ def choose_dtype(requested: str, device: torch.device, where: str) -> torch.dtyp
         return torch.float32
     if requested == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return DTYPES[requested]
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[requested]
 
 
 def is_oom(exc: BaseException) -> bool:
     """True for a CUDA (or CPU allocator) out-of-memory error."""
+    import torch
+
     if isinstance(exc, torch.OutOfMemoryError):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
 def free_memory() -> None:
+    import torch
+
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
 

@@ -204,7 +204,8 @@ def normalise_with_gain(audio: np.ndarray, sample_rate: int, target_lufs: float 
     3. Make up: limiting lowers loudness a little. The loudness of the limited signal is
        taken from the K-weighted input times the gain curve (the curve moves slowly next
        to the filters' memory), the gain is raised by the shortfall and step 2 repeats,
-       usually once.
+       usually once. Loudness is re-gated at every gain tried: near the -70 LUFS absolute
+       gate it does not move one for one with the gain.
     4. Check: the true peak of the limited blocks; any residual over is scaled away."""
     audio = np.atleast_2d(audio).astype(np.float64)
     n = audio.shape[-1]
@@ -212,7 +213,8 @@ def normalise_with_gain(audio: np.ndarray, sample_rate: int, target_lufs: float 
     sos, k_gain = _k_weighting(int(sample_rate))
     padded = audio if n >= min_len else np.pad(audio, ((0, 0), (0, min_len - n + 1)))
     weighted = sosfilt(sos, padded, axis=-1) * k_gain  # (channels, samples) K-weighted
-    lufs = _gated_loudness(_block_energies(weighted, sample_rate))
+    energies = _block_energies(weighted, sample_rate)  # (channels, blocks) of the input
+    lufs = _gated_loudness(energies)
     if not np.isfinite(lufs):
         return audio.astype(np.float32), 1.0
     ceiling = 10.0 ** ((ceiling_db - 0.1) / 20.0)  # 0.1 dB margin for 24-bit quantisation
@@ -220,13 +222,19 @@ def normalise_with_gain(audio: np.ndarray, sample_rate: int, target_lufs: float 
     peaks = _neighbourhood_peaks(audio)  # (blocks,) computed once, scaled by each gain tried
     env_cache: dict[int, np.ndarray] = {}  # block → per-sample true peak of the input
     curve = None
-    for _ in range(4):
+    for _ in range(6):
         gain = 10.0 ** (gain_db / 20.0)
         curve = _limiter_curve(audio, gain, peaks, env_cache, sample_rate, ceiling)
-        if curve is None:  # nothing reaches the ceiling: the gain alone is exact
-            break
-        limited = _gated_loudness(_block_energies(weighted[:, :n] * curve, sample_rate)) + gain_db
-        error_db = target_lufs - limited
+        # Block energies scale with the gain squared; the gates do not, so loudness is
+        # re-gated rather than shifted (it matters for quiet material near -70 LUFS).
+        if curve is None:
+            reached = _gated_loudness(energies * gain ** 2)
+        else:
+            # The curve moves slowly next to the K-filter's memory, so the K-weighted limited
+            # signal is the K-weighted input times the curve (no second filtering pass).
+            curve_padded = np.pad(curve, (0, weighted.shape[-1] - n), constant_values=1.0)
+            reached = _gated_loudness(_block_energies(weighted * curve_padded, sample_rate) * gain ** 2)
+        error_db = target_lufs - reached
         if abs(error_db) < 0.05:
             break
         gain_db += error_db

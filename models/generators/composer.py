@@ -37,6 +37,8 @@ from .styles.base import DRUM_KEYS, Bass, Comping, Drums, Style
 ROLES = ("drums", "bass", "harmony", "melody", "pad")
 EXTRA_KIND = {"drums": "percussion", "bass": "bass2", "harmony": "harmony2", "melody": "counter", "pad": "pad2"}
 MAX_PARTS = 9  # keeps rendering time bounded whatever the plan lists
+HUMANISE_S = 0.006  # standard deviation of a pitched note's timing, seconds
+HUMANISE_DRUMS_S = 0.002  # the drummer keeps tighter time: the pulse is what tempo is heard from
 
 # Mix level (dB, drums = 0) and pan (-1 left .. +1 right) per part kind; styles adjust levels.
 LEVELS = {"drums": 0.0, "percussion": -7.0, "bass": -1.0, "bass2": -9.0, "harmony": -4.0, "harmony2": -7.0,
@@ -64,7 +66,7 @@ _PLAIN_ARP = Comping("arp", {"4/4": "x.x.x.x.x.x.x.x.", "3/4": "x.x.x.x.x.x.", "
 _CYMBALS = {DRUM_KEYS[v] for v in ("crash", "crash2", "china", "splash", "ride", "ride_bell", "open_hat")}
 
 _STREAMS = {"drums": 1, "percussion": 2, "bass": 3, "harmony": 4, "melody": 5, "counter": 6, "pad": 7,
-            "velocity": 8}
+            "velocity": 8, "timing": 9, "register": 10}
 
 
 class CompositionError(SongfarmError, ValueError):
@@ -228,6 +230,8 @@ def compose(plan: SongPlan, seed: int, end_s: float | None = None) -> Compositio
         part.notes = [n for n in part.notes if n[0] < end_q - 1e-6]
         if style.swing and not metre.compound:
             part.notes = [_swing(n, bars, style.swing, style.swing_unit) for n in part.notes]
+        part.notes = _humanise(part.notes, sections, seed, parts.index(part),
+                               (HUMANISE_DRUMS_S if part.is_drum else HUMANISE_S) / spq)
         part.notes = [(s, min(d, end_q - s), p, v) for s, d, p, v in part.notes]
         part.notes.sort()
 
@@ -236,6 +240,29 @@ def compose(plan: SongPlan, seed: int, end_s: float | None = None) -> Compositio
     return Composition(qpm=qpm, metre=metre, tonic_pc=tonic_pc, mode=plan.mode, tonic_name=plan.tonic,
                        end_q=end_q, parts=[p for p in parts if p.notes], sections=spans,
                        bar_energy=[(b.start_q, b.energy) for b in bars])
+
+
+def _humanise(notes: list[Note], sections: list[list[Bar]], seed: int, part_index: int, sigma_q: float
+              ) -> list[Note]:
+    """Players are not a grid: each onset moves by a few milliseconds (normal, `sigma_q`
+    quarters, clipped at 2.5 sigma), the note's end staying put. The draws restart at each
+    section from an rng of the section's name, so a repeated chorus is played exactly
+    alike. The song's first downbeat stays at zero."""
+    if not notes or sigma_q <= 0:
+        return notes
+    notes = sorted(notes)
+    out: list[Note] = []
+    k = 0
+    for sec in sections:
+        end = sec[-1].start_q + sec[-1].length_q
+        rng = _stream(seed, "timing", part_index, _name_id(sec[0].section_name))
+        while k < len(notes) and (notes[k][0] < end - 1e-9 or sec is sections[-1]):
+            start, dur, pitch, vel = notes[k]
+            shift = float(np.clip(rng.normal(0.0, sigma_q), -2.5 * sigma_q, 2.5 * sigma_q))
+            new = max(0.0, start + shift) if start > 0 else 0.0
+            out.append((new, max(0.02, dur + start - new), pitch, vel))
+            k += 1
+    return out
 
 
 def _swing(note: Note, bars: list[Bar], amount: float, unit: float) -> Note:
@@ -319,7 +346,9 @@ def _write_harmony(part: Part, style: Style, metre: Metre, bars: list[Bar], seed
     comp = (style.comping2 or _PLAIN_ARP) if second else style.comping
     inst_low, inst_high, _ = _register(part)
     inst_low = max(inst_low, BASS_BAND_TOP + 1)
-    register = min(max(comp.register, inst_low + 6), inst_high - 6)
+    # Each take voices its chords around a slightly different centre: other inversions.
+    shift = int(_stream(seed, "register", 2 if second else 1).integers(-3, 4))
+    register = min(max(comp.register + shift, inst_low + 6), inst_high - 6)
     rng = _stream(seed, "harmony", 2 if second else 1)
     out: list[Note] = []
     prev: list[int] | None = None

@@ -1,5 +1,5 @@
 """Funk: syncopated sixteenth kick, ghosted snare, slap bass jumping octaves, chicken-scratch
-guitar stabs, brass hits and a punchy trumpet line in mixolydian/dorian colours."""
+guitar stabs, brass hits and a punchy trumpet line."""
 
 from .base import Bass, Comping, Drums, Melody, Style
 
@@ -28,7 +28,7 @@ STYLE = Style(
                      voicing="close", register=65, gate=0.4),
     melody=Melody(density=0.5, sixteenths=0.25, syncopation=0.45, leap=0.2, gate=0.6),
     pad="sustain",
-    scales={"major": "mixolydian", "minor": "dorian"},
+    scales={"major": "major", "minor": "minor"},
     levels={"harmony": -5.0, "pad": -8.0},
     velocity=100,
 )

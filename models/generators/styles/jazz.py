@@ -25,7 +25,7 @@ STYLE = Style(
                     voicing="shell", register=60, gate=0.6),
     melody=Melody(density=0.6, sixteenths=0.05, syncopation=0.35, leap=0.2, gate=0.85),
     pad="none",
-    scales={"major": "major", "minor": "dorian"},
+    scales={"major": "major", "minor": "minor"},
     swing=0.6,
     swing_unit=0.5,
     levels={"drums": -2.0, "bass": 0.0, "harmony": -3.0, "melody": -1.0},

@@ -31,7 +31,7 @@ STYLE = Style(
                     voicing="open", register=60, gate=0.55),
     melody=Melody(density=0.45, sixteenths=0.1, syncopation=0.4, leap=0.15, gate=0.9),
     pad="swell",
-    scales={"major": "major", "minor": "dorian"},
+    scales={"major": "major", "minor": "minor"},
     levels={"drums": -3.0, "pad": -8.0},
     velocity=88,
 )

@@ -25,7 +25,7 @@ STYLE = Style(
                     voicing="open", register=60, gate=1.0),
     melody=Melody(density=0.3, sixteenths=0.15, syncopation=0.4, leap=0.15, gate=0.8, rest=0.45),
     pad="swell",
-    scales={"major": "major", "minor": "dorian"},
+    scales={"major": "major", "minor": "minor"},
     swing=0.5,
     swing_unit=0.25,
     levels={"drums": 0.5, "harmony": -2.0, "pad": -8.0, "melody": -3.0},

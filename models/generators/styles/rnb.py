@@ -25,7 +25,7 @@ STYLE = Style(
                     voicing="spread", register=60, gate=1.0),
     melody=Melody(density=0.45, sixteenths=0.3, syncopation=0.35, leap=0.15, gate=0.95),
     pad="swell",
-    scales={"major": "major", "minor": "dorian"},
+    scales={"major": "major", "minor": "minor"},
     swing=0.2,
     swing_unit=0.25,
     levels={"pad": -6.0},
