@@ -30,6 +30,7 @@ _CHANNEL_GAINS = (1.0, 1.0, 1.0, 1.41, 1.41)  # L, R, C, Ls, Rs
 _TP_BLOCK = 128  # samples per block when searching for the true peak (2.9 ms at 44.1 kHz)
 _TP_CONTEXT = 16  # input samples each side of a block the 4x interpolator reads (resample_poly's reads 10)
 _TP_CHUNK = 1 << 16  # samples per piece when oversampling a whole signal (keeps the 4x copy in cache)
+_PIECE = 1 << 18  # samples per piece when filtering or scanning long signals: memory stays bounded
 OVERSHOOT_GUESS_DB = 3.0  # how far music's inter-sample peaks rise above nearby samples, at most
 
 
@@ -46,31 +47,64 @@ def _k_weighting(sample_rate: int) -> tuple[np.ndarray, float]:
     return sos, gain
 
 
-def _block_energies(weighted: np.ndarray, sample_rate: int) -> np.ndarray:
-    """(channels, samples) K-weighted → (channels, blocks) mean square per gating block.
+def _hop(sample_rate: int) -> int | None:
+    """Samples per 100 ms gating hop, or None when that is not a whole number."""
+    hop = _BLOCK_S * _STEP * sample_rate
+    return int(round(hop)) if abs(hop - round(hop)) < 1e-9 else None
+
+
+def _weighted_sums(audio: np.ndarray, sample_rate: int, sizes: tuple[int, ...]) -> list[np.ndarray]:
+    """K-weight (channels, samples) piece by piece and return, for each size, the energy
+    of every `size` consecutive samples: [(channels, ceil(samples / size)) float64].
+
+    The filter state carries over from piece to piece, so the result is that of filtering
+    the whole signal at once, while memory stays at one piece however long the track."""
+    sos, gain = _k_weighting(int(sample_rate))
+    c, n = audio.shape
+    unit = int(np.lcm.reduce(np.array(sizes, dtype=np.int64)))
+    piece = unit * max(1, _PIECE // unit)
+    state = np.zeros((sos.shape[0], c, 2))  # sosfilt's state: (sections, channels, 2)
+    sums = [np.zeros((c, -(-n // size))) for size in sizes]
+    for start in range(0, n, piece):
+        x = audio[:, start: start + piece].astype(np.float64)
+        y, state = sosfilt(sos, x, axis=-1, zi=state)
+        np.square(y * gain, out=y)
+        m = y.shape[-1]
+        for size, out in zip(sizes, sums):
+            k = -(-m // size)
+            if m < k * size:
+                y = np.pad(y, ((0, 0), (0, k * size - m)))
+            out[:, start // size: start // size + k] = y[:, : k * size].reshape(c, k, size).sum(axis=-1)
+    return sums
+
+
+def _block_energies(audio: np.ndarray, sample_rate: int, hop_sums: np.ndarray | None = None) -> np.ndarray:
+    """(channels, samples) → (channels, blocks) mean square of the K-weighted signal per
+    gating block.
 
     The blocks are pyloudnorm's (400 ms every 100 ms, the same count, normalised by
     1 / (T_g * rate)). With a whole number of samples per 100 ms hop, each block is the sum
-    of four hop energies (one pass over the signal); bounds then agree with pyloudnorm's
-    float arithmetic to within a sample, far below any measurable difference."""
-    c, n = weighted.shape
+    of four hop energies (`hop_sums`, computed here when not given); bounds then agree
+    with pyloudnorm's float arithmetic to within a sample, far below any measurable
+    difference. Other rates filter the whole signal and use pyloudnorm's exact bounds."""
+    c, n = audio.shape
     num_blocks = int(np.round((n / sample_rate - _BLOCK_S) / (_BLOCK_S * _STEP))) + 1
-    hop = _BLOCK_S * _STEP * sample_rate
     per_block = int(round(1 / _STEP))  # hops per block: 4
-    if abs(hop - round(hop)) < 1e-9:
-        hop = int(round(hop))
-        hops = num_blocks + per_block - 1
-        sq = np.zeros((c, hops * hop))
-        m = min(n, hops * hop)
-        np.square(weighted[:, :m], out=sq[:, :m])
-        e = sq.reshape(c, hops, hop).sum(axis=-1)  # (c, hops) energy per 100 ms hop
+    hop = _hop(sample_rate)
+    if hop is not None:
+        e = hop_sums if hop_sums is not None else _weighted_sums(audio, sample_rate, (hop,))[0]
+        need = num_blocks + per_block - 1
+        if e.shape[-1] < need:
+            e = np.pad(e, ((0, 0), (0, need - e.shape[-1])))
         z = sum(e[:, k: k + num_blocks] for k in range(per_block))
-    else:  # odd rates: exact bounds through a cumulative sum
+    else:
+        sos, gain = _k_weighting(int(sample_rate))
+        weighted = sosfilt(sos, audio.astype(np.float64), axis=-1) * gain
         j = np.arange(num_blocks, dtype=np.float64)
         lower = (_BLOCK_S * (j * _STEP) * sample_rate).astype(np.int64)
         upper = np.minimum((_BLOCK_S * (j * _STEP + 1) * sample_rate).astype(np.int64), n)
         csum = np.zeros((c, n + 1))
-        np.cumsum(np.square(weighted, dtype=np.float64), axis=-1, out=csum[:, 1:])
+        np.cumsum(np.square(weighted), axis=-1, out=csum[:, 1:])
         z = csum[:, upper] - csum[:, lower]
     return np.maximum(z / (_BLOCK_S * sample_rate), 0.0)  # rounding must not go negative
 
@@ -92,13 +126,15 @@ def _gated_loudness(z: np.ndarray) -> float:
 
 def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
     """(channels, samples) → integrated loudness in LUFS (-inf for silence)."""
-    audio = np.atleast_2d(audio)
+    return _gated_loudness(_block_energies(_at_least_a_block(np.atleast_2d(audio), sample_rate), sample_rate))
+
+
+def _at_least_a_block(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Signals shorter than one gating block are padded with silence to one (as pyloudnorm needs)."""
     min_len = int(_BLOCK_S * sample_rate)
-    if audio.shape[-1] < min_len:  # shorter than one gating block
+    if audio.shape[-1] < min_len:
         audio = np.pad(audio, ((0, 0), (0, min_len - audio.shape[-1] + 1)))
-    sos, gain = _k_weighting(int(sample_rate))
-    weighted = sosfilt(sos, audio.astype(np.float64, copy=False), axis=-1) * gain
-    return _gated_loudness(_block_energies(weighted, sample_rate))
+    return audio
 
 
 @lru_cache(maxsize=4)
@@ -114,15 +150,22 @@ def _interpolator_gain(oversample: int) -> float:
 
 def _neighbourhood_peaks(audio: np.ndarray) -> np.ndarray:
     """(channels, samples) → (blocks,) sample peak of each _TP_BLOCK block and its two
-    neighbours (the interpolator reads into them)."""
-    peak = np.max(np.abs(audio), axis=0)  # (samples,)
-    nb = -(-peak.shape[0] // _TP_BLOCK)
-    peak = np.pad(peak, (0, nb * _TP_BLOCK - peak.shape[0])).reshape(nb, _TP_BLOCK).max(axis=1)
+    neighbours (the interpolator reads into them). Scanned piece by piece."""
+    c, n = audio.shape
+    nb = -(-n // _TP_BLOCK)
+    peak = np.zeros(nb)
+    per_piece = _PIECE // _TP_BLOCK
+    for b0 in range(0, nb, per_piece):
+        seg = audio[:, b0 * _TP_BLOCK: (b0 + per_piece) * _TP_BLOCK]
+        k = -(-seg.shape[-1] // _TP_BLOCK)
+        if seg.shape[-1] < k * _TP_BLOCK:
+            seg = np.pad(seg, ((0, 0), (0, k * _TP_BLOCK - seg.shape[-1])))
+        peak[b0: b0 + k] = np.abs(seg).reshape(c, k, _TP_BLOCK).max(axis=(0, 2))
     return maximum_filter1d(peak, size=3, mode="constant")
 
 
-def _oversample_blocks(audio: np.ndarray, blocks: np.ndarray, oversample: int) -> np.ndarray:
-    """Per-sample true peak inside the given blocks: (len(blocks), _TP_BLOCK) float64.
+def _oversampled_inner(audio: np.ndarray, blocks: np.ndarray, oversample: int) -> np.ndarray:
+    """The given blocks oversampled: (channels, len(blocks), _TP_BLOCK * oversample).
 
     The blocks, each with _TP_CONTEXT samples of context either side, are gathered into one
     array and oversampled in one call; the contexts keep neighbouring blocks from leaking
@@ -133,9 +176,20 @@ def _oversample_blocks(audio: np.ndarray, blocks: np.ndarray, oversample: int) -
     gathered = audio[:, np.clip(index, 0, n - 1)].astype(np.float64)  # (c, k, span)
     gathered[:, (index < 0) | (index >= n)] = 0.0  # the silence outside the signal
     up = resample_poly(gathered.reshape(c, -1), oversample, 1, axis=-1).reshape(c, len(blocks), span * oversample)
-    inner = up[:, :, _TP_CONTEXT * oversample: (_TP_CONTEXT + _TP_BLOCK) * oversample]
+    return up[:, :, _TP_CONTEXT * oversample: (_TP_CONTEXT + _TP_BLOCK) * oversample]
+
+
+def _oversample_blocks(audio: np.ndarray, blocks: np.ndarray, oversample: int) -> np.ndarray:
+    """Per-sample true peak inside the given blocks: (len(blocks), _TP_BLOCK) float64."""
+    inner = _oversampled_inner(audio, blocks, oversample)
     per_sample = np.abs(inner).max(axis=0).reshape(len(blocks), _TP_BLOCK, oversample)
     return per_sample.max(axis=-1)
+
+
+def _oversampled_peak(audio: np.ndarray, blocks: np.ndarray, oversample: int) -> float:
+    """The largest oversampled |value| inside the given blocks."""
+    inner = _oversampled_inner(audio, blocks, oversample)
+    return max(float(inner.max()), -float(inner.min()))
 
 
 def _oversample_all(audio: np.ndarray, oversample: int) -> float:
@@ -170,12 +224,12 @@ def true_peak(audio: np.ndarray, oversample: int = 4, overshoot_db: float | None
     bound = _neighbourhood_peaks(audio) * reach  # (blocks,)
     order = np.argsort(-bound, kind="stable")
     first = order[:8]  # the likeliest blocks set the bar ...
-    best = float(_oversample_blocks(audio, first, oversample).max())
+    best = _oversampled_peak(audio, first, oversample)
     rest = order[8:][bound[order[8:]] > best]  # ... and only blocks that could beat it are checked
     if rest.size > bound.size // 2:
         best = max(best, _oversample_all(audio, oversample))
     elif rest.size:
-        best = max(best, float(_oversample_blocks(audio, rest, oversample).max()))
+        best = max(best, _oversampled_peak(audio, rest, oversample))
     return best
 
 
@@ -199,62 +253,80 @@ def normalise_with_gain(audio: np.ndarray, sample_rate: int, target_lufs: float 
     to sit in the mix at the master's level).
 
     1. Measure: K-weight the input once; its integrated loudness gives the first gain.
-    2. Limit: oversample only the blocks within OVERSHOOT_GUESS_DB of the ceiling (at the
-       gain being tried) and derive the limiter's gain curve from them.
+    2. Limit: oversample only the blocks within OVERSHOOT_GUESS_DB of the ceiling at the
+       gain being tried, and derive the limiter's gain curve from them (`_limiter_steps`).
     3. Make up: limiting lowers loudness a little. The loudness of the limited signal is
-       taken from the K-weighted input times the gain curve (the curve moves slowly next
-       to the filters' memory), the gain is raised by the shortfall and step 2 repeats,
-       usually once. Loudness is re-gated at every gain tried: near the -70 LUFS absolute
-       gate it does not move one for one with the gain.
-    4. Check: the true peak of the limited blocks; any residual over is scaled away."""
-    audio = np.atleast_2d(audio).astype(np.float64)
+       estimated from the K-weighted input's energy per _LIMIT_STEP samples times the
+       curve squared (the curve moves slowly next to the filter's memory); the gain is
+       raised by the shortfall and step 2 repeats, usually once or twice. Loudness is
+       re-gated at every gain tried: near the -70 LUFS gate it does not follow the gain.
+    4. Apply and check: the true peak of the hot blocks; any residual over is scaled away."""
+    audio = np.atleast_2d(audio).astype(np.float32, copy=False)  # float32 keeps long tracks in memory
     n = audio.shape[-1]
-    min_len = int(_BLOCK_S * sample_rate)
-    sos, k_gain = _k_weighting(int(sample_rate))
-    padded = audio if n >= min_len else np.pad(audio, ((0, 0), (0, min_len - n + 1)))
-    weighted = sosfilt(sos, padded, axis=-1) * k_gain  # (channels, samples) K-weighted
-    energies = _block_energies(weighted, sample_rate)  # (channels, blocks) of the input
+    measured = _at_least_a_block(audio, sample_rate)
+    hop = _hop(sample_rate)
+    if hop is not None:
+        hop_sums, step_sums = _weighted_sums(measured, sample_rate, (hop, _LIMIT_STEP))
+    else:
+        hop_sums, step_sums = None, _weighted_sums(measured, sample_rate, (_LIMIT_STEP,))[0]
+    energies = _block_energies(measured, sample_rate, hop_sums)  # (channels, blocks) of the input
     lufs = _gated_loudness(energies)
     if not np.isfinite(lufs):
-        return audio.astype(np.float32), 1.0
+        return audio.copy(), 1.0
     ceiling = 10.0 ** ((ceiling_db - 0.1) / 20.0)  # 0.1 dB margin for 24-bit quantisation
-    gain_db = target_lufs - lufs
     peaks = _neighbourhood_peaks(audio)  # (blocks,) computed once, scaled by each gain tried
     env_cache: dict[int, np.ndarray] = {}  # block → per-sample true peak of the input
-    curve = None
+    gain_db = target_lufs - lufs
+    steps = None
     for _ in range(6):
         gain = 10.0 ** (gain_db / 20.0)
-        curve = _limiter_curve(audio, gain, peaks, env_cache, sample_rate, ceiling)
-        # Block energies scale with the gain squared; the gates do not, so loudness is
-        # re-gated rather than shifted (it matters for quiet material near -70 LUFS).
-        if curve is None:
-            reached = _gated_loudness(energies * gain ** 2)
-        else:
-            # The curve moves slowly next to the K-filter's memory, so the K-weighted limited
-            # signal is the K-weighted input times the curve (no second filtering pass).
-            curve_padded = np.pad(curve, (0, weighted.shape[-1] - n), constant_values=1.0)
-            reached = _gated_loudness(_block_energies(weighted * curve_padded, sample_rate) * gain ** 2)
+        steps = _limiter_steps(audio, gain, peaks, env_cache, sample_rate, ceiling)
+        reached = _gated_loudness(energies * gain ** 2)
+        if steps is not None:  # what limiting takes away, at the step resolution
+            shaped = np.ones(step_sums.shape[-1])
+            shaped[: min(steps.size, shaped.size)] = steps[: shaped.size]
+            reached += (_gated_loudness(_step_blocks(step_sums * shaped ** 2, sample_rate) * gain ** 2)
+                        - _gated_loudness(_step_blocks(step_sums, sample_rate) * gain ** 2))
         error_db = target_lufs - reached
-        if abs(error_db) < 0.05:
+        if abs(error_db) < 0.03:
             break
         gain_db += error_db
     gain = 10.0 ** (gain_db / 20.0)
-    out = audio * (gain if curve is None else gain * curve)
+    out = audio * np.float32(gain) if steps is None else audio * (_curve(steps, n) * np.float32(gain))
     hot = np.flatnonzero(peaks * gain * 10.0 ** (OVERSHOOT_GUESS_DB / 20.0) > ceiling)
     if hot.size:
-        peak = float(_oversample_blocks(out, hot, 4).max())
+        peak = _oversampled_peak(out, hot, 4)
         if peak > ceiling:  # residual inter-sample overs: an exact final scale
-            out *= ceiling / peak
-    return out.astype(np.float32), float(gain)
+            out *= np.float32(ceiling / peak)
+    return out, float(gain)
 
 
-def _limiter_curve(audio: np.ndarray, gain: float, peaks: np.ndarray, env_cache: dict[int, np.ndarray],
+_LIMIT_STEP = 32  # samples per step of the limiter's gain curve (0.7 ms); _TP_BLOCK is a multiple
+
+
+def _step_blocks(step_energy: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(channels, steps) energies → (channels, blocks) gating-block mean squares, with the
+    block bounds rounded to steps (an estimate: it is only ever used as a difference)."""
+    c, steps = step_energy.shape
+    n = steps * _LIMIT_STEP
+    num_blocks = int(np.round((n / sample_rate - _BLOCK_S) / (_BLOCK_S * _STEP))) + 1
+    j = np.arange(max(num_blocks, 1))
+    lower = np.minimum(np.round(j * _BLOCK_S * _STEP * sample_rate / _LIMIT_STEP).astype(np.int64), steps)
+    upper = np.minimum(np.round((j * _STEP + 1) * _BLOCK_S * sample_rate / _LIMIT_STEP).astype(np.int64), steps)
+    csum = np.concatenate([np.zeros((c, 1)), np.cumsum(step_energy, axis=-1)], axis=-1)
+    return np.maximum((csum[:, upper] - csum[:, lower]) / (_BLOCK_S * sample_rate), 0.0)
+
+
+def _limiter_steps(audio: np.ndarray, gain: float, peaks: np.ndarray, env_cache: dict[int, np.ndarray],
                    sample_rate: int, ceiling: float, attack_s: float = 0.002, release_s: float = 0.08
                    ) -> np.ndarray | None:
-    """The limiter's gain curve (samples,) for `audio * gain`, or None when no sample gets
-    near the ceiling. `peaks` are the input's neighbourhood sample peaks per block;
-    `env_cache` keeps the oversampled envelope of blocks already looked at."""
-    n = audio.shape[-1]
+    """The limiter's gain for `audio * gain`, one value per _LIMIT_STEP samples, or None
+    when no sample gets near the ceiling.
+
+    Target gain = min(1, ceiling / true peak) over each step, taken `attack_s` (plus a
+    step) early by a running minimum, released exponentially. `peaks` are the input's
+    neighbourhood sample peaks per block; `env_cache` keeps the oversampled envelope of
+    blocks already looked at (the gains tried differ little)."""
     near = peaks * gain * 10.0 ** (OVERSHOOT_GUESS_DB / 20.0) > ceiling
     hot = np.flatnonzero(near)  # blocks that might reach the ceiling
     if hot.size == 0:
@@ -266,17 +338,31 @@ def _limiter_curve(audio: np.ndarray, gain: float, peaks: np.ndarray, env_cache:
     env_hot = np.stack([env_cache[b] for b in hot.tolist()]) * gain  # (k, _TP_BLOCK)
     if float(env_hot.max()) <= ceiling:
         return None
-    target = np.ones((near.size, _TP_BLOCK))  # gain per sample, 1 where nothing needs taming
-    target[hot] = np.minimum(1.0, ceiling / np.maximum(env_hot, 1e-12))
-    target = target.reshape(-1)[:n]
-    # Look-ahead: the gain reaches its target `attack_s` before the peak (running min).
-    look = max(1, int(attack_s * sample_rate))
+    per_block = _TP_BLOCK // _LIMIT_STEP
+    target = np.ones((near.size, per_block))  # gain per step, 1 where nothing needs taming
+    need = np.minimum(1.0, ceiling / np.maximum(env_hot, 1e-12))
+    target[hot] = need.reshape(hot.size, per_block, _LIMIT_STEP).min(axis=-1)
+    target = target.reshape(-1)
+    # Look-ahead: the gain reaches its target `attack_s` before the peak (running min);
+    # the extra step each side covers `_curve`'s smoothing between steps.
+    look = int(np.ceil(attack_s * sample_rate / _LIMIT_STEP)) + 1
     target = minimum_filter1d(target, size=2 * look + 1, mode="nearest")
     # Release: gain recovers exponentially; a one-pole filter on the gain reduction.
-    alpha = np.exp(-1.0 / (release_s * sample_rate))
+    alpha = np.exp(-_LIMIT_STEP / (release_s * sample_rate))
     reduction = 1.0 - target
     smoothed = np.maximum(reduction, lfilter([1 - alpha], [1, -alpha], reduction))
     return 1.0 - smoothed
+
+
+def _curve(steps: np.ndarray, n: int) -> np.ndarray:
+    """Step gains → a per-sample curve (n,), gliding linearly from each step's value to
+    the next one's instead of jumping (never above a step's own target: see the
+    look-ahead in `_limiter_steps`)."""
+    steps = steps.astype(np.float32)
+    nxt = np.append(steps[1:], steps[-1])
+    w = np.arange(_LIMIT_STEP, dtype=np.float32) / _LIMIT_STEP  # (step,) position inside a step
+    curve = steps[:, None] + (nxt - steps)[:, None] * w[None, :]  # (steps, step) float32
+    return curve.reshape(-1)[:n]
 
 
 def limit(audio: np.ndarray, sample_rate: int, ceiling: float, attack_s: float = 0.002,
@@ -289,5 +375,5 @@ def limit(audio: np.ndarray, sample_rate: int, ceiling: float, attack_s: float =
     when nothing does, the input object itself is returned. The caller checks the result
     with `true_peak` (the smoothing can leave a fraction of a dB over on dense material)."""
     audio = np.atleast_2d(audio)
-    curve = _limiter_curve(audio, 1.0, _neighbourhood_peaks(audio), {}, sample_rate, ceiling, attack_s, release_s)
-    return audio if curve is None else audio * curve
+    steps = _limiter_steps(audio, 1.0, _neighbourhood_peaks(audio), {}, sample_rate, ceiling, attack_s, release_s)
+    return audio if steps is None else audio * _curve(steps, audio.shape[-1])

@@ -259,19 +259,21 @@ class Farm:
                  f"{len(requests)} tracks")
         ds = round_dataset(self.job, requests, attempt)
         open_tracks: dict[str, _Open] = {}
+        closed: set[str] = set()  # tracks whose takes of this round are all in
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
             n = len(batch["track_id"])
             for i in range(n):
                 row = {k: _value(v[i]) for k, v in batch.items()}
                 tid = _str(row["track_id"])
-                if tid not in self._pending:
-                    continue  # a retried batch repeating a delivered track
+                if tid not in self._pending or tid in closed:
+                    continue  # a retried batch repeating a track already handled
                 group = open_tracks.setdefault(tid, _Open(expected=self._pending[tid].candidates))
                 cand = int(row.get("candidate", -1))
                 if cand in group.takes:
                     continue  # the same take again after a retry
                 group.takes[cand] = row
                 if cand == -1 or len(group.takes) >= group.expected:  # -1: planner/generator failed
+                    closed.add(tid)
                     self._close(tid, open_tracks.pop(tid), attempt, last)
             self.sink.flush_due()
             self._progress()

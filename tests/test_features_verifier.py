@@ -23,7 +23,6 @@ from features_fixtures import SR, plan, song, take
 
 C_MAJOR = ["C", "F", "G", "C", "Am", "F", "G", "C"] * 2  # 16 bars
 A_MINOR = ["Am", "Dm", "E", "Am", "F", "G", "E", "Am"] * 2
-REPO = Path(__file__).resolve().parents[1]
 DEV_SET = Path("/work/shared/eval/musicbench_dev.jsonl")
 
 

@@ -10,7 +10,10 @@
    ends at the plan's duration, its last bar holding the tonic chord.
 3. Each part writes its notes bar by bar in the style's language (accompaniment.py,
    melody.py); melodies come from per-section motifs, so a chorus repeats exactly.
-4. Swing, if the style swings.
+4. Feel: swing, if the style swings, and a few milliseconds of human timing.
+
+Notes carry velocities for the MIDI file; the renderer shapes loudness from the bars'
+energies instead (render.py: symusic's synthesizer plays every velocity alike).
 
 Randomness comes only from `numpy.random.default_rng` streams seeded by (seed, purpose,
 ...), so the same plan and seed give the same notes, and each part's choices do not shift
@@ -229,7 +232,7 @@ def compose(plan: SongPlan, seed: int, end_s: float | None = None) -> Compositio
                             vel_rng=vel_rng, has_counter=any(p.kind == "counter" for p in parts))
         part.notes = [n for n in part.notes if n[0] < end_q - 1e-6]
         if style.swing and not metre.compound:
-            part.notes = [_swing(n, bars, style.swing, style.swing_unit) for n in part.notes]
+            part.notes = [_swing(n, style.swing, style.swing_unit) for n in part.notes]
         part.notes = _humanise(part.notes, sections, seed, parts.index(part),
                                (HUMANISE_DRUMS_S if part.is_drum else HUMANISE_S) / spq)
         part.notes = [(s, min(d, end_q - s), p, v) for s, d, p, v in part.notes]
@@ -265,7 +268,7 @@ def _humanise(notes: list[Note], sections: list[list[Bar]], seed: int, part_inde
     return out
 
 
-def _swing(note: Note, bars: list[Bar], amount: float, unit: float) -> Note:
+def _swing(note: Note, amount: float, unit: float) -> Note:
     """Delay off-beat `unit`s toward the triplet position (amount 1 = full triplet swing),
     mapping start and end so notes keep their place in the groove."""
     def warp(t: float) -> float:
@@ -362,7 +365,9 @@ def _write_harmony(part: Part, style: Style, metre: Metre, bars: list[Bar], seed
 
 
 def _write_pad(part: Part, style: Style, metre: Metre, bars: list[Bar], tonic_pc: int, **_) -> list[Note]:
-    """Pads hold the chord, tied across bars while it does not change. The first pad plays
+    """Pads hold the chord, tied across bars while it does not change. A 'sustain' pad
+    restrikes the chord when it changes; a 'swell' pad ties the tones two chords share and
+    moves only the others; a 'drone' holds the key's tonic and fifth. The first pad plays
     throughout (quietly when the energy is low: it is what keeps the sound from stopping
     dead between hits, the synthesizer having no release tails); a second pad only when loud."""
     low, high, centre = _register(part, 0.4)
@@ -374,20 +379,23 @@ def _write_pad(part: Part, style: Style, metre: Metre, bars: list[Bar], tonic_pc
     threshold = 0.6 if part.kind == "pad2" else 0.0
     out: list[Note] = []
     prev: list[int] | None = None
-    held: list[int] = []  # indices in `out` of the notes still sounding
+    sounding: dict[int, int] = {}  # pitch → index in `out` of its note still sounding
     for bar in bars:
         if bar.energy < threshold and not bar.final:
-            held, prev = [], None
+            sounding, prev = {}, None
             continue
         voicing = pad_voicing(kind, bar.chord, tonic_pc, centre, prev, low, high)
         vel = velocity(int(style.velocity * 0.75), 0.8, bar.energy)
-        if held and voicing == prev and not bar.section_start:
-            for k in held:  # same chord: keep holding
-                s, d, p, v = out[k]
-                out[k] = (s, d + bar.length_q, p, v)
-        else:
-            held = list(range(len(out), len(out) + len(voicing)))
-            out += [(bar.start_q, bar.length_q, p, vel) for p in voicing]
+        restrike = bar.section_start or (kind == "sustain" and voicing != prev)
+        held = {} if restrike else {p: k for p, k in sounding.items() if p in voicing}
+        for p, k in held.items():  # tones that carry on: keep holding
+            s, d, pitch, v = out[k]
+            out[k] = (s, d + bar.length_q, pitch, v)
+        sounding = dict(held)
+        for p in voicing:
+            if p not in held:
+                sounding[p] = len(out)
+                out.append((bar.start_q, bar.length_q, p, vel))
         prev = voicing
     return out
 

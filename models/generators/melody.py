@@ -34,6 +34,7 @@ class SectionMotifs:
     b: Motif  # the answer
     b2: Motif  # the answer's variation in even phrases
     vary_last: list[int]  # per phrase: a different last step for the repeated statement A'
+    breathe: list[bool]  # per phrase: whether A' thins to its strong-beat notes (Melody.rest)
     pickup: bool  # whether cadence bars end with a pickup into the next phrase
     grace_draws: np.ndarray  # (64,) uniform draws deciding where ornaments go
 
@@ -91,7 +92,8 @@ def make_section_motifs(metre: Metre, style: MelodyStyle, rng: np.random.Generat
     b = make_motif(metre, style, rng)
     b2 = Motif(b.rhythm, make_contour(len(b.rhythm), style, rng), int(rng.integers(0, 3)))
     vary = [int(rng.choice([-2, -1, 1, 2])) for _ in range(16)]
-    return SectionMotifs(a, b, b2, vary, bool(rng.random() < 0.6), rng.random(64))
+    breathe = [bool(rng.random() < style.rest) for _ in range(16)]
+    return SectionMotifs(a, b, b2, vary, breathe, bool(rng.random() < 0.6), rng.random(64))
 
 
 def ladder(scale_pcs: tuple[int, ...], chord: Chord, low: int, high: int) -> list[int]:
@@ -191,6 +193,8 @@ def section_melody(bars: list[Bar], motifs: SectionMotifs, metre: Metre, style: 
             line = realise(motifs.a, bar, metre, scale_pcs, centre, low, high)
         elif role == "A'":
             line = realise(motifs.a, bar, metre, scale_pcs, centre, low, high, motifs.vary_last[ph % 16])
+            if motifs.breathe[ph % 16] and len(line) > 2:  # a sparser echo leaves room to breathe
+                line = [n for n in line if metre.strength(n[0] - bar.start_q) >= 1] or line[:1]
         else:
             line = realise(motifs.b2 if ph % 2 else motifs.b, bar, metre, scale_pcs, prev, low, high)
         notes += line

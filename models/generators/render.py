@@ -3,7 +3,13 @@
 Rendering goes through symusic 0.5.8's `Synthesizer` (0.6.0's `render` raises on return;
 DESIGN.md §7). Each part is rendered alone, so every instrument is a stem; stems are
 balanced by their level in the arrangement (measured on the audio, since SoundFont
-presets differ widely in loudness), panned, and summed.
+presets differ widely in loudness), panned, summed, and shaped by the bars' energy.
+
+What that synthesizer does not do, and how this module and the composer make up for it:
+it plays every velocity at the same level (so section dynamics are a gain curve here,
+`dynamics`, and ghost notes use softer drums), it stops a voice dead at its note-off with
+no release (so parts let notes ring, drums included), and it ignores a SoundFont zone's
+root key and fine tuning (so fonts are loaded through a retuned copy, soundfont.py).
 """
 
 from __future__ import annotations

@@ -145,7 +145,8 @@ def in_tune(path: str | os.PathLike) -> Path:
     target = cache_dir() / f"{Path(path).stem}-{digest}-v{FIX_VERSION}.sf2"
     if not target.is_file():
         fixed = retune(data)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(fixed)
-        os.replace(tmp, target)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as tmp:
+            tmp.write(fixed)
+        os.chmod(tmp.name, 0o644)  # readable by everyone sharing the cache, like the original
+        os.replace(tmp.name, target)
     return target

@@ -22,7 +22,7 @@ from ..plan import SongPlan, Source
 from ..request import DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, TrackRequest
 from ..stages import Planner
 from ..styles import STYLE_NAMES
-from . import lexicon, parse, structure
+from . import harmony, lexicon, parse, structure
 from .lyrics import parse_lyrics
 
 
@@ -126,8 +126,9 @@ class RulesPlanner(Planner):
             slots = structure.layout(total_bars, unit=12 if style == "blues" else 8)
             sources["sections"] = "inferred"
 
-        # 10. Chords: the prompt's own progression for verse and chorus, else the style's.
-        stated_chords = self._chords(chords_stated, tonic_pc, mode, sources, conflicts)
+        # 10. Chords: the prompt's own progression for verse and chorus when it fits the key,
+        #     else the style's; tonic-centred intro and outro, and the style's final cadence.
+        stated_chords = self._chords(chords_stated, tonic_pc, mode, style, sources, conflicts)
         # Harmonic rhythm: a chord holds two bars when bars are short (fast 2/4) or the style
         # moves slowly; the twelve-bar blues changes on its own bars.
         hold = 1 if style == "blues" else 2 if (style in ("ambient", "cinematic") or bar_s < 1.25) else 1
@@ -313,26 +314,34 @@ class RulesPlanner(Planner):
             sources["key"] = sources["tonic"] = sources["mode"] = "override"
             return pc, mode
 
-        # the mode: stated with the key, else a scale that implies one, else the moods, else the style
+        # the mode: stated with the key, else a scale that implies one, else the first
+        # chord's when the tonic will come from it too (so that it is the tonic chord), else
+        # the moods, else the style
+        chords_give_tonic = bool(chords_stated and chords_stated.chords and not (stated and stated.pc is not None))
         if stated and stated.mode:
             mode, mode_source = stated.mode, "stated"
         elif scale_stated and scale_stated.mode:
             mode, mode_source = scale_stated.mode, "inferred"
+        elif chords_give_tonic:
+            mode, mode_source = _chord_mode(chords_stated.chords[0]), "inferred"
+            if mood_mode and mood_mode != mode:
+                conflicts.append(f"key: the first chord {chords_stated.chords[0]!r} ({mode}) wins over the moods "
+                                 f"{moods} (suggesting {mood_mode})")
         elif mood_mode:
             mode, mode_source = mood_mode, "inferred"
-        elif chords_stated and chords_stated.chords and not (stated and stated.pc is not None):
-            mode, mode_source = _chord_mode(chords_stated.chords[0]), "inferred"
         else:
             mode = lexicon.STYLE_MODE[style]
             mode_source = "inferred" if sources.get("style") in ("stated", "override") else "default"
         if mode_source == "stated" and mood_mode and mood_mode != mode:
             conflicts.append(f"key: the stated {mode} key wins over the moods {moods} (suggesting {mood_mode})")
 
-        # the tonic: stated, else the first chord's root, else a key the style is often played in
+        # the tonic: stated, else the root of the first chord in the mode ("Am" of "C, G, Am"
+        # in a minor key), else the first chord's root, else a key the style is often played in
         if stated and stated.pc is not None:
             pc, tonic_source = stated.pc, "stated"
         elif chords_stated and chords_stated.chords:
-            pc, tonic_source = theory.parse_chord(chords_stated.chords[0])[0], "inferred"
+            in_mode = [c for c in chords_stated.chords if _chord_mode(c) == mode]
+            pc, tonic_source = theory.parse_chord((in_mode or chords_stated.chords)[0])[0], "inferred"
         else:
             tonics = lexicon.STYLE_TONICS[style]
             pc, tonic_source = tonics[structure.stable_index(text, len(tonics))], "default"
@@ -443,15 +452,24 @@ class RulesPlanner(Planner):
     # ---- chords and energy -------------------------------------------------------------
 
     @staticmethod
-    def _chords(chords_stated, tonic_pc, mode, sources, conflicts) -> list[str] | None:
+    def _chords(chords_stated, tonic_pc, mode, style, sources, conflicts) -> list[str] | None:
+        """The prompt's chords, started on the tonic, when they fit the key
+        (harmony.fit_to_key); None for the style's progression, with the reason in
+        `conflicts` when the prompt's chords were set aside."""
+        sources["chords"] = "inferred"
         if not chords_stated:
-            sources["chords"] = "inferred"
             return None
         if chords_stated.skipped:
             conflicts.append(f"chords: skipped symbols that are not chords: {', '.join(chords_stated.skipped)}")
         symbols = chords_stated.chords or [theory.roman_to_chord(r, tonic_pc, mode) for r in chords_stated.romans]
+        fit = harmony.fit_to_key(symbols, tonic_pc, mode)
+        if not fit.fits:
+            key = theory.key_name(theory.tonic_name(tonic_pc, mode), mode)
+            conflicts.append(f"chords: the prompt's {', '.join(_unique(symbols))} do not fit {key} ({fit.reason}); "
+                             f"played the {style} progression in {key}")
+            return None
         sources["chords"] = "stated"
-        return symbols
+        return harmony.start_on_tonic(symbols, tonic_pc, mode)
 
     @staticmethod
     def _base_energy(mood_energy, bpm, style) -> float:

@@ -3,12 +3,14 @@
 Lengths are in bars of the plan's metre. The planner first decides the total number of
 bars (the duration filled with whole bars), then either lays out a form for the style
 (`layout`) or follows tagged lyrics (`lyric_layout`), then gives every section an
-energy and one chord per bar (`build_sections`). The last bar of a song is always the
-tonic chord, held, so the generator can resolve on it.
+energy and one chord per bar (`build_sections`).
 
 Chord progressions are written in roman numerals (models/theory.roman_to_chord: upper
 case major, lower case minor, suffix = quality) per style, mode and section kind; a
-prompt's own chords replace the verse/chorus progression.
+prompt's own chords, when they fit the key (harmony.fit_to_key), replace the main
+progression. The harmony keeps the key audible: verses and choruses start on the tonic
+chord, the intro and outro are centred on it, and the song ends on the style's cadence
+(V–I, IV–I, bVII–i …) with the tonic triad in its last bar.
 """
 
 from __future__ import annotations
@@ -18,63 +20,68 @@ from dataclasses import dataclass
 
 from .. import theory
 from ..plan import Section
+from . import harmony
 from .lyrics import LyricSection
 
 # style → mode → section kind → progression variants. Kinds: verse, chorus, pre_chorus,
-# bridge; a missing kind falls back to pop's.
+# bridge; a missing kind falls back to pop's. So that the plan's key is heard, every
+# verse and chorus variant starts on the tonic chord in the table's mode, no variant uses
+# the tonic chord of the other mode (no major I in minor), and pre-choruses and bridges,
+# the contrasting sections, start away from the relative key (not on vi in major, not
+# on III in minor) and mostly lead back through V (tests/test_planner_rules.py checks).
 PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
     "pop": {
-        "major": {"verse": (("I", "V", "vi", "IV"), ("vi", "IV", "I", "V"), ("I", "vi", "IV", "V")),
-                  "chorus": (("IV", "I", "V", "vi"), ("I", "V", "vi", "IV"), ("vi", "IV", "I", "V")),
+        "major": {"verse": (("I", "V", "vi", "IV"), ("I", "vi", "IV", "V"), ("I", "IV", "vi", "V")),
+                  "chorus": (("I", "IV", "vi", "V"), ("I", "V", "vi", "IV"), ("I", "IV", "I", "V")),
                   "pre_chorus": (("ii", "IV", "V", "V"), ("IV", "V", "IV", "V")),
-                  "bridge": (("vi", "IV", "I", "V"), ("IV", "V", "iii", "vi"))},
+                  "bridge": (("IV", "I", "V", "V"), ("IV", "V", "I", "I"))},
         "minor": {"verse": (("i", "VI", "III", "VII"), ("i", "iv", "VI", "V")),
-                  "chorus": (("VI", "VII", "i", "i"), ("i", "VI", "III", "VII")),
+                  "chorus": (("i", "VI", "VII", "i"), ("i", "VI", "III", "VII")),
                   "pre_chorus": (("iv", "iv", "V", "V"), ("VI", "VII", "V", "V")),
                   "bridge": (("iv", "VI", "VII", "V"), ("VI", "III", "VII", "V"))},
     },
     "rock": {
         "major": {"verse": (("I", "bVII", "IV", "I"), ("I", "IV", "V", "IV")),
-                  "chorus": (("I", "V", "vi", "IV"), ("IV", "I", "V", "V")),
+                  "chorus": (("I", "V", "vi", "IV"), ("I", "IV", "V", "V")),
                   "pre_chorus": (("IV", "IV", "V", "V"),),
-                  "bridge": (("vi", "IV", "V", "V"), ("bVI", "bVII", "I", "I"))},
+                  "bridge": (("IV", "I", "V", "V"), ("bVI", "bVII", "I", "I"))},
         "minor": {"verse": (("i", "VII", "VI", "VII"), ("i", "VI", "VII", "i")),
-                  "chorus": (("VI", "VII", "i", "i"), ("i", "VI", "III", "VII")),
+                  "chorus": (("i", "VI", "VII", "i"), ("i", "VI", "III", "VII")),
                   "bridge": (("iv", "VI", "VII", "V"),)},
     },
     "metal": {
         "major": {"verse": (("I", "bVII", "bVI", "bVII"),), "chorus": (("I", "V", "vi", "IV"),),
                   "bridge": (("bVI", "bVII", "I", "I"),)},
         "minor": {"verse": (("i", "VI", "VII", "i"), ("i", "bII", "i", "VII")),
-                  "chorus": (("VI", "VII", "i", "i"), ("i", "VI", "III", "VII")),
+                  "chorus": (("i", "VI", "VII", "i"), ("i", "VI", "III", "VII")),
                   "bridge": (("iv", "V", "i", "i"), ("VI", "VII", "V", "V"))},
     },
     "edm": {
-        "major": {"verse": (("vi", "IV", "I", "V"), ("I", "V", "vi", "IV")),
-                  "chorus": (("vi", "IV", "I", "V"), ("IV", "V", "vi", "vi")),
-                  "bridge": (("IV", "V", "vi", "vi"),)},
+        "major": {"verse": (("I", "V", "vi", "IV"), ("I", "vi", "IV", "V")),
+                  "chorus": (("I", "IV", "vi", "V"), ("I", "V", "IV", "V")),
+                  "bridge": (("IV", "V", "I", "I"),)},
         "minor": {"verse": (("i", "VI", "III", "VII"), ("i", "VII", "VI", "VII")),
-                  "chorus": (("VI", "III", "VII", "i"), ("i", "VI", "III", "VII")),
+                  "chorus": (("i", "VI", "III", "VII"), ("i", "VI", "VII", "i")),
                   "bridge": (("iv", "VI", "VII", "VII"),)},
     },
     "hiphop": {
-        "major": {"verse": (("I", "vi", "IV", "V"), ("IVmaj7", "iii7", "vi7", "vi7")),
-                  "chorus": (("IV", "V", "iii", "vi"),), "bridge": (("ii", "V", "I", "vi"),)},
+        "major": {"verse": (("I", "vi", "IV", "V"), ("Imaj7", "IVmaj7", "iii7", "vi7")),
+                  "chorus": (("I", "IV", "V", "V"),), "bridge": (("ii", "V", "I", "I"),)},
         "minor": {"verse": (("i", "VI", "i", "VI"), ("i", "iv", "VI", "V")),
-                  "chorus": (("i", "VI", "III", "VII"), ("VI", "VII", "i", "i")),
+                  "chorus": (("i", "VI", "III", "VII"), ("i", "i", "VI", "VII")),
                   "bridge": (("iv", "iv", "VI", "V"),)},
     },
     "lofi": {
-        "major": {"verse": (("Imaj7", "vi7", "ii7", "V7"), ("IVmaj7", "iii7", "vi7", "ii7")),
-                  "chorus": (("IVmaj7", "V7", "iii7", "vi7"), ("ii7", "V7", "Imaj7", "vi7")),
+        "major": {"verse": (("Imaj7", "vi7", "ii7", "V7"), ("Imaj7", "IVmaj7", "iii7", "V7")),
+                  "chorus": (("Imaj7", "IVmaj7", "V7", "Imaj7"), ("Imaj7", "vi7", "ii7", "V7")),
                   "bridge": (("ii7", "V7", "Imaj7", "Imaj7"),)},
-        "minor": {"verse": (("i7", "iv7", "VII7", "IIImaj7"), ("VImaj7", "v7", "i7", "i7")),
-                  "chorus": (("iv7", "VII7", "IIImaj7", "VImaj7"), ("i7", "iv7", "v7", "i7")),
+        "minor": {"verse": (("i7", "iv7", "VII7", "IIImaj7"), ("i7", "i7", "VImaj7", "v7")),
+                  "chorus": (("i7", "VImaj7", "VII7", "i7"), ("i7", "iv7", "v7", "i7")),
                   "bridge": (("VImaj7", "VImaj7", "V7", "V7"),)},
     },
     "jazz": {
-        "major": {"verse": (("Imaj7", "vi7", "ii7", "V7"), ("iii7", "VI7", "ii7", "V7")),
-                  "chorus": (("ii7", "V7", "Imaj7", "Imaj7"), ("IVmaj7", "iv7", "iii7", "VI7")),
+        "major": {"verse": (("Imaj7", "vi7", "ii7", "V7"), ("Imaj7", "VI7", "ii7", "V7")),
+                  "chorus": (("Imaj7", "Imaj7", "ii7", "V7"), ("Imaj7", "IVmaj7", "ii7", "V7")),
                   "pre_chorus": (("ii7", "ii7", "V7", "V7"),),
                   "bridge": (("ii7", "V7", "iii7", "VI7"),)},
         "minor": {"verse": (("i7", "iv7", "iim7b5", "V7"),), "chorus": (("i7", "VImaj7", "iim7b5", "V7"),),
@@ -82,15 +89,15 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
                   "bridge": (("iv7", "VII7", "IIImaj7", "V7"),)},
     },
     "rnb": {
-        "major": {"verse": (("Imaj7", "iii7", "vi7", "IVmaj7"), ("IVmaj7", "iii7", "ii7", "Imaj7")),
-                  "chorus": (("IVmaj7", "V", "iii7", "vi7"),), "bridge": (("ii7", "iii7", "IVmaj7", "V"),)},
+        "major": {"verse": (("Imaj7", "iii7", "vi7", "IVmaj7"), ("Imaj7", "IVmaj7", "iii7", "ii7")),
+                  "chorus": (("Imaj7", "IVmaj7", "iii7", "V"),), "bridge": (("ii7", "iii7", "IVmaj7", "V"),)},
         "minor": {"verse": (("i7", "iv7", "VImaj7", "V7"), ("i7", "VImaj7", "iv7", "v7")),
-                  "chorus": (("VImaj7", "VII", "i7", "i7"),), "bridge": (("iv7", "v7", "VImaj7", "V7"),)},
+                  "chorus": (("i7", "i7", "VImaj7", "VII"),), "bridge": (("iv7", "v7", "VImaj7", "V7"),)},
     },
     "funk": {
-        "major": {"verse": (("I7", "I7", "IV7", "IV7"),), "chorus": (("IV7", "I7", "V7", "IV7"),),
+        "major": {"verse": (("I7", "I7", "IV7", "IV7"),), "chorus": (("I7", "IV7", "V7", "IV7"),),
                   "bridge": (("ii7", "V7", "ii7", "V7"),)},
-        "minor": {"verse": (("i7", "i7", "IV7", "IV7"),), "chorus": (("i7", "IV7", "i7", "IV7"), ("VImaj7", "V7", "i7", "i7")),
+        "minor": {"verse": (("i7", "i7", "IV7", "IV7"),), "chorus": (("i7", "IV7", "i7", "IV7"), ("i7", "i7", "VImaj7", "V7")),
                   "bridge": (("iv7", "v7", "iv7", "V7"),)},
     },
     "blues": {  # the twelve-bar form (and its quick-change variant), one chord per bar
@@ -106,63 +113,72 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
     },
     "folk": {
         "major": {"verse": (("I", "IV", "I", "V"), ("I", "V", "vi", "IV"), ("I", "IV", "V", "I")),
-                  "chorus": (("IV", "I", "V", "I"), ("I", "V", "IV", "I")), "bridge": (("vi", "IV", "I", "V"),)},
+                  "chorus": (("I", "IV", "V", "I"), ("I", "V", "IV", "I")), "bridge": (("IV", "I", "V", "V"),)},
         "minor": {"verse": (("i", "VII", "VI", "VII"), ("i", "III", "VII", "i")),
-                  "chorus": (("VI", "VII", "i", "i"), ("III", "VII", "i", "i")), "bridge": (("iv", "i", "V", "V"),)},
+                  "chorus": (("i", "VI", "VII", "i"), ("i", "III", "VII", "i")), "bridge": (("iv", "i", "V", "V"),)},
     },
     "country": {
         "major": {"verse": (("I", "IV", "I", "V"), ("I", "I", "IV", "IV", "V", "V", "I", "I")),
-                  "chorus": (("IV", "I", "V", "I"), ("I", "V", "IV", "I")), "bridge": (("vi", "IV", "ii", "V"),)},
-        "minor": {"verse": (("i", "iv", "VII", "III"),), "chorus": (("VI", "VII", "i", "i"),),
+                  "chorus": (("I", "IV", "V", "I"), ("I", "V", "IV", "I")), "bridge": (("IV", "I", "ii", "V"),)},
+        "minor": {"verse": (("i", "iv", "VII", "III"),), "chorus": (("i", "VI", "VII", "i"),),
                   "bridge": (("iv", "VII", "III", "V"),)},
     },
     "classical": {
         "major": {"verse": (("I", "IV", "V", "I"), ("I", "vi", "ii", "V"), ("I", "ii", "V7", "I")),
-                  "chorus": (("IV", "V", "iii", "vi"), ("I", "IV", "ii", "V7")),
+                  "chorus": (("I", "vi", "IV", "V7"), ("I", "IV", "ii", "V7")),
                   "pre_chorus": (("ii", "ii", "V7", "V7"),),
-                  "bridge": (("vi", "ii", "V7", "I"), ("IV", "V", "vi", "vi"))},
+                  "bridge": (("IV", "ii", "V7", "I"), ("IV", "V", "I", "I"))},
         "minor": {"verse": (("i", "iv", "V7", "i"), ("i", "VI", "iv", "V7")),
-                  "chorus": (("VI", "iv", "V7", "i"), ("i", "iv", "VII", "III")),
+                  "chorus": (("i", "VI", "V7", "i"), ("i", "iv", "VI", "V7")),
                   "pre_chorus": (("iv", "iv", "V7", "V7"),),
-                  "bridge": (("III", "VI", "iv", "V7"),)},
+                  "bridge": (("iv", "VI", "V7", "V7"),)},
     },
     "cinematic": {
-        "major": {"verse": (("I", "V", "vi", "IV"), ("vi", "IV", "I", "V")),
-                  "chorus": (("I", "bVI", "bVII", "I"), ("IV", "V", "vi", "vi")), "bridge": (("vi", "V", "IV", "V"),)},
+        "major": {"verse": (("I", "V", "vi", "IV"), ("I", "vi", "IV", "V")),
+                  "chorus": (("I", "bVI", "bVII", "I"), ("I", "IV", "V", "V")), "bridge": (("IV", "I", "V", "V"),)},
         "minor": {"verse": (("i", "VI", "III", "VII"), ("i", "i", "VI", "VI")),
-                  "chorus": (("VI", "VII", "i", "i"), ("i", "VI", "VII", "V")), "bridge": (("iv", "VI", "VII", "V"),)},
+                  "chorus": (("i", "VI", "VII", "i"), ("i", "VI", "VII", "V")), "bridge": (("iv", "VI", "VII", "V"),)},
     },
     "ambient": {
-        "major": {"verse": (("Imaj7", "IVmaj7"), ("I", "vi", "IV", "IV")), "chorus": (("IVmaj7", "Imaj7", "vi7", "V"),),
-                  "pre_chorus": (("IVmaj7", "IVmaj7", "V", "V"),), "bridge": (("vi7", "IVmaj7"),)},
-        "minor": {"verse": (("i7", "VImaj7"), ("i", "VI", "III", "VII")), "chorus": (("VImaj7", "IIImaj7", "VII", "i7"),),
-                  "pre_chorus": (("iv7", "iv7", "VII", "VII"),), "bridge": (("iv7", "VImaj7"),)},
+        "major": {"verse": (("Imaj7", "IVmaj7"), ("I", "vi", "IV", "IV")), "chorus": (("Imaj7", "IVmaj7", "vi7", "V"),),
+                  "pre_chorus": (("IVmaj7", "IVmaj7", "V", "V"),), "bridge": (("IVmaj7", "Imaj7"),)},
+        "minor": {"verse": (("i7", "VImaj7"), ("i", "VI", "III", "VII")), "chorus": (("i7", "VImaj7", "IIImaj7", "VII"),),
+                  "pre_chorus": (("iv7", "iv7", "VII", "VII"),), "bridge": (("iv7", "i7"),)},
     },
     "reggae": {
-        "major": {"verse": (("I", "IV", "I", "IV"), ("I", "V", "vi", "IV")), "chorus": (("IV", "I", "V", "I"),),
+        "major": {"verse": (("I", "IV", "I", "IV"), ("I", "V", "vi", "IV")), "chorus": (("I", "IV", "V", "I"),),
                   "bridge": (("ii", "V", "ii", "V"),)},
-        "minor": {"verse": (("i", "iv", "i", "iv"), ("i", "VII", "i", "VII")), "chorus": (("VI", "VII", "i", "i"),),
+        "minor": {"verse": (("i", "iv", "i", "iv"), ("i", "VII", "i", "VII")), "chorus": (("i", "VI", "VII", "i"),),
                   "bridge": (("iv", "v", "iv", "v"),)},
     },
     "latin": {
         "major": {"verse": (("Imaj7", "vi7", "ii7", "V7"), ("Imaj7", "VI7", "ii7", "V7")),
-                  "chorus": (("IVmaj7", "iv7", "Imaj7", "V7"),), "bridge": (("ii7", "V7", "Imaj7", "Imaj7"),)},
+                  "chorus": (("Imaj7", "IVmaj7", "ii7", "V7"),), "bridge": (("ii7", "V7", "Imaj7", "Imaj7"),)},
         "minor": {"verse": (("i7", "iv7", "V7", "i7"), ("i7", "iim7b5", "V7", "i7")),
-                  "chorus": (("VImaj7", "iim7b5", "V7", "i7"),), "bridge": (("iv7", "VII7", "IIImaj7", "V7"),)},
+                  "chorus": (("i7", "VImaj7", "iim7b5", "V7"),), "bridge": (("iv7", "VII7", "IIImaj7", "V7"),)},
     },
     "chinese_traditional": {
         "major": {"verse": (("I", "vi", "IV", "V"), ("I", "V", "vi", "iii")),
-                  "chorus": (("IV", "V", "I", "vi"), ("vi", "IV", "V", "I")), "bridge": (("vi", "iii", "IV", "V"),)},
+                  "chorus": (("I", "IV", "V", "I"), ("I", "vi", "IV", "V")), "bridge": (("IV", "iii", "IV", "V"),)},
         "minor": {"verse": (("i", "VII", "VI", "VII"), ("i", "III", "VII", "i")),
-                  "chorus": (("VI", "VII", "i", "i"), ("iv", "VII", "III", "VI")), "bridge": (("VI", "III", "VII", "i"),)},
+                  "chorus": (("i", "VI", "VII", "i"), ("i", "iv", "VII", "i")), "bridge": (("VI", "III", "VII", "i"),)},
     },
-    "guofeng": {  # IV-V-iii-vi, the "royal road" progression of Chinese and Japanese pop
-        "major": {"verse": (("IV", "V", "iii", "vi"), ("I", "V", "vi", "iii", "IV", "I", "IV", "V")),
-                  "chorus": (("IV", "V", "iii", "vi"), ("vi", "IV", "V", "I")), "bridge": (("ii", "V", "iii", "vi"),)},
-        "minor": {"verse": (("i", "VI", "VII", "III"), ("VI", "VII", "v", "i")),
-                  "chorus": (("VI", "VII", "v", "i"), ("iv", "VII", "III", "VI")), "bridge": (("iv", "v", "VI", "VII"),)},
+    "guofeng": {  # IV-V-iii-vi, the "royal road" progression of Chinese and Japanese pop, resolved home
+        "major": {"verse": (("I", "I", "IV", "V", "iii", "vi", "ii", "V"), ("I", "V", "vi", "iii", "IV", "I", "IV", "V")),
+                  "chorus": (("I", "IV", "V", "iii", "vi", "IV", "V", "I"), ("I", "vi", "IV", "V")),
+                  "bridge": (("IV", "V", "iii", "vi"),)},
+        "minor": {"verse": (("i", "VI", "VII", "III"), ("i", "VI", "VII", "v")),
+                  "chorus": (("i", "VI", "VII", "i"), ("i", "iv", "v", "i")), "bridge": (("iv", "v", "VI", "VII"),)},
     },
 }
+
+# The chord before the song's final tonic, per style: (in major, in minor). V–I by
+# default; the plagal IV–I and the aeolian bVII–i where the style resolves that way.
+CADENCES = {"rock": ("IV", "VII"), "metal": ("bVII", "VII"), "lofi": ("V7", "V7"), "jazz": ("V7", "V7"),
+            "rnb": ("V7", "V7"), "funk": ("IV7", "IV7"), "blues": ("V7", "V7"), "classical": ("V7", "V7"),
+            "cinematic": ("IV", "V"), "ambient": ("IVmaj7", "iv7"), "reggae": ("IV", "iv"), "latin": ("V7", "V7"),
+            "chinese_traditional": ("V", "v"), "guofeng": ("V", "v")}
+DEFAULT_CADENCE = ("V", "V")
 
 # Which progression each section plays: the chorus progression returns in instrumental
 # breaks and the outro, the verse progression opens the song.
@@ -357,12 +373,24 @@ def progression(style: str, mode: str, kind: str, variant_key: str | None) -> tu
     return variants[stable_index(variant_key + kind, len(variants)) if variant_key is not None else 0]
 
 
+def cadence(style: str, tonic_pc: int, mode: str) -> list[str]:
+    """The song's last two chords: the style's approach chord, then the tonic triad."""
+    approach = CADENCES.get(style, DEFAULT_CADENCE)[0 if mode == "major" else 1]
+    return [theory.roman_to_chord(approach, tonic_pc, mode), theory.roman_to_chord("I" if mode == "major" else "i",
+                                                                                    tonic_pc, mode)]
+
+
 def build_sections(slots: list[Slot], tonic_pc: int, mode: str, style: str, base_energy: float,
                    stated_chords: list[str] | None, hold: int, variant_key: str | None) -> list[Section]:
     """Slots → plan Sections with energy and one chord symbol per bar.
 
-    `hold` is the harmonic rhythm: 1 changes chord every bar, 2 every other bar. The
-    song's last bar is the tonic triad."""
+    `hold` is the harmonic rhythm: 1 changes chord every bar, 2 every other bar. Every
+    section restarts its progression, so verses and choruses start on the tonic chord
+    (`stated_chords`, when given, must already start there: harmony.start_on_tonic).
+    The intro and outro are tonic-centred (harmony.tonic_centred: the tonic on every
+    other chord change), and the song ends on the style's cadence (`cadence`): its
+    last bar is the tonic triad, the bar before it the approach chord."""
+    tonic_triad = theory.roman_to_chord("I" if mode == "major" else "i", tonic_pc, mode)
     sections = []
     for slot, energy in zip(slots, energies(slots, base_energy)):
         kind = SECTION_KIND.get(slot.name, "verse")
@@ -370,8 +398,15 @@ def build_sections(slots: list[Slot], tonic_pc: int, mode: str, style: str, base
             symbols = list(stated_chords)
         else:
             symbols = [theory.roman_to_chord(r, tonic_pc, mode) for r in progression(style, mode, kind, variant_key)]
+        if slot.name in ("intro", "outro"):
+            home = next((c for c in symbols if harmony.is_tonic_chord(c, tonic_pc, mode)), tonic_triad)
+            symbols = harmony.tonic_centred(symbols, home, tonic_pc, mode)
         chords = [symbols[(bar // hold) % len(symbols)] for bar in range(slot.bars)]
         lyrics = "\n".join(slot.lines) if slot.lines else None
         sections.append(Section(slot.name, slot.bars, energy, chords, lyrics))
-    sections[-1].chords[-1] = theory.roman_to_chord("I" if mode == "major" else "i", tonic_pc, mode)
+    ending = cadence(style, tonic_pc, mode)
+    sections[-1].chords[-1] = ending[-1]
+    if sum(s.bars for s in sections) > 1:
+        before = sections[-1] if sections[-1].bars > 1 else sections[-2]
+        before.chords[-1 if before is not sections[-1] else -2] = ending[0]
     return sections

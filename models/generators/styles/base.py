@@ -86,7 +86,8 @@ class Style:
     drums: Drums | None = None  # None: no kit; the pulse comes from the comping
     comping2: Comping | None = None  # for a second harmony instrument (None → 8th arpeggio)
     percussion: Groove = field(default_factory=dict)  # hand percussion for an extra "percussion" part
-    pad: str = "sustain"  # "sustain" (whole bars), "swell" (soft attacks), "drone" (tonic + fifth)
+    pad: str = "sustain"  # "sustain" (restrike on chord changes), "swell" (tie common tones), "drone"
+    #                       (the key's tonic and fifth), "none" (no pad unless the plan lists one)
     scales: dict[str, str] = field(default_factory=dict)  # mode → melodic scale when plan.scale is ""
     swing: float = 0.0  # 0 straight .. 1 full triplet swing of the off-beats
     swing_unit: float = 0.5  # quarters: 0.5 swings eighths, 0.25 sixteenths

@@ -30,6 +30,6 @@ STYLE = Style(
     scales={"major": "major", "minor": "minor"},
     swing=0.15,
     swing_unit=0.5,
-    levels={"bass": 1.0, "harmony": -2.0, "pad": -7.0},
+    levels={"bass": -2.0, "harmony": -2.0, "pad": -4.0},
     velocity=94,
 )
