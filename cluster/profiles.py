@@ -3,8 +3,9 @@
 Two profiles:
 
 - `laptop`: a CPU-only machine (this one has 2 cores). The planner is cheap and gets a
-  sliver of a CPU; generator and verifier actors ask for fractions of a CPU so that two
-  of each fit, keeping every core busy while one stage waits on the other.
+  sliver of a CPU (batch size 1, so each track streams on as soon as it is planned);
+  generator and verifier actors ask for fractions of a CPU so that one of each per core
+  fits, keeping every core busy while one stage waits on the other.
 - `gpu`: a cluster with GPUs. Generators (neural ones) and CLAP verifiers get a GPU each
   (a shared quarter for the verifier); planners and embedded backends stay on CPUs.
 
@@ -24,12 +25,15 @@ from ..models.job import STAGES, StageResources
 def laptop(cpus: float = 2.0) -> dict[str, StageResources]:
     """Pools for a CPU-only machine with `cpus` cores."""
     n = max(1, int(cpus))
-    # Two actors per heavy stage on every core: 2 × 0.45 + 2 × 0.45 + 0.1 = 1.9 CPUs on 2 cores.
+    # One generator and one verifier per core, started together (Ray Data's autoscaler adds
+    # actors only after a queue has built up, too late for a short job): on 2 cores
+    # 2 × 0.45 + 2 × 0.45 + 0.1 = 1.9 CPUs. Four busy processes keep both cores working
+    # whichever stage is slower for the job at hand.
     share = max(0.1, (cpus - 0.1) / (2 * n)) * 0.95
     return {
-        "planner": StageResources(min_actors=1, max_actors=1, batch_size=4, num_cpus=0.1),
-        "generator": StageResources(min_actors=1, max_actors=n, batch_size=1, num_cpus=round(share, 3)),
-        "verifier": StageResources(min_actors=1, max_actors=n, batch_size=1, num_cpus=round(share, 3)),
+        "planner": StageResources(min_actors=1, max_actors=1, batch_size=1, num_cpus=0.1),
+        "generator": StageResources(min_actors=n, max_actors=n, batch_size=1, num_cpus=round(share, 3)),
+        "verifier": StageResources(min_actors=n, max_actors=n, batch_size=1, num_cpus=round(share, 3)),
     }
 
 

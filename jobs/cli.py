@@ -15,6 +15,7 @@ imports what it needs inside its function, so `plan` and `take` never start Ray.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -77,7 +78,7 @@ def _check_writable(path: Path, what: str) -> None:
 
 
 def cmd_take(args: argparse.Namespace) -> int:
-    from ..models.factory import check_backend, make_generator, make_planner, make_verifier
+    from ..models.factory import check_backend, config_class, make_generator, make_planner, make_verifier
     from ..models.take import encode_flac, encode_wav
 
     for stage, name in (("planner", args.planner), ("generator", args.generator), ("verifier", args.verifier)):
@@ -97,7 +98,10 @@ def cmd_take(args: argparse.Namespace) -> int:
         _check_writable(stems_dir / "stem.flac" if stems_dir.is_dir() else stems_dir, "--stems")
     request = _request_from_args(args)
 
-    planner, generator, verifier = make_planner(args.planner), make_generator(args.generator), make_verifier(args.verifier)
+    planner, verifier = make_planner(args.planner), make_verifier(args.verifier)
+    # Only generators with stems (synth) have the option; others simply deliver none.
+    has_stems = "stems" in {f.name for f in dataclasses.fields(config_class("generator", args.generator))}
+    generator = make_generator(args.generator, {"stems": True} if args.stems and has_stems else None)
     plan = planner.plan(request)
     takes = generator.takes_for(plan, request)
     verdicts = [verifier.verify(t, plan, request) for t in takes]

@@ -31,6 +31,7 @@ _TP_BLOCK = 128  # samples per block when searching for the true peak (2.9 ms at
 _TP_CONTEXT = 16  # input samples each side of a block the 4x interpolator reads (resample_poly's reads 10)
 _TP_CHUNK = 1 << 16  # samples per piece when oversampling a whole signal (keeps the 4x copy in cache)
 _PIECE = 1 << 18  # samples per piece when filtering or scanning long signals: memory stays bounded
+_TP_BATCH = 2048  # blocks oversampled per call (2048 x 160 samples: ~10 MB of 4x copy per channel)
 OVERSHOOT_GUESS_DB = 3.0  # how far music's inter-sample peaks rise above nearby samples, at most
 
 
@@ -180,16 +181,23 @@ def _oversampled_inner(audio: np.ndarray, blocks: np.ndarray, oversample: int) -
 
 
 def _oversample_blocks(audio: np.ndarray, blocks: np.ndarray, oversample: int) -> np.ndarray:
-    """Per-sample true peak inside the given blocks: (len(blocks), _TP_BLOCK) float64."""
-    inner = _oversampled_inner(audio, blocks, oversample)
-    per_sample = np.abs(inner).max(axis=0).reshape(len(blocks), _TP_BLOCK, oversample)
-    return per_sample.max(axis=-1)
+    """Per-sample true peak inside the given blocks: (len(blocks), _TP_BLOCK) float64,
+    a batch of blocks at a time (the 4x copy of every block at once can be gigabytes)."""
+    out = np.zeros((len(blocks), _TP_BLOCK))
+    for i in range(0, len(blocks), _TP_BATCH):
+        inner = _oversampled_inner(audio, blocks[i: i + _TP_BATCH], oversample)
+        k = inner.shape[1]
+        out[i: i + k] = np.abs(inner).max(axis=0).reshape(k, _TP_BLOCK, oversample).max(axis=-1)
+    return out
 
 
 def _oversampled_peak(audio: np.ndarray, blocks: np.ndarray, oversample: int) -> float:
     """The largest oversampled |value| inside the given blocks."""
-    inner = _oversampled_inner(audio, blocks, oversample)
-    return max(float(inner.max()), -float(inner.min()))
+    best = 0.0
+    for i in range(0, len(blocks), _TP_BATCH):
+        inner = _oversampled_inner(audio, blocks[i: i + _TP_BATCH], oversample)
+        best = max(best, float(inner.max()), -float(inner.min()))
+    return best
 
 
 def _oversample_all(audio: np.ndarray, oversample: int) -> float:

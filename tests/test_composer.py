@@ -185,6 +185,12 @@ def test_bad_plans_get_clear_errors():
     plan.sections[1] = Section("verse", 2, 0.5, ["C", "Hm"])
     with pytest.raises(SongfarmError, match=r"plan.sections\[1\].chords\[1\]='Hm'"):
         compose(plan, 1)
+    plan = toy_plan("pop")
+    plan.sections[0].chords = ["C"]  # two bars, one chord
+    with pytest.raises(SongfarmError, match=r"plan.sections\[0\] \(intro\): 2 bars but 1 chords"):
+        compose(plan, 1)
+    with pytest.raises(SongfarmError, match="plan.duration_s=0.2"):
+        compose(toy_plan("pop"), 1, end_s=0.2)
 
 
 def test_duration_shorter_or_longer_than_the_bars():

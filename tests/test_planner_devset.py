@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from songfarm.models import theory
-from songfarm.models.planners import lexicon
+from songfarm.models.planners import harmony, lexicon
 from songfarm.models.planners.rules import RulesPlanner
 from songfarm.models.request import TrackRequest
 
@@ -88,15 +88,30 @@ def test_devset_rates(tmp_path):
 
 def test_devset_plans_are_well_formed():
     planner = RulesPlanner()
+    adopted = 0
     for i, row in enumerate(_rows()):
         plan = planner.plan(TrackRequest(id=f"dev{i}", prompt=row["caption"]))
         plan.check()
         assert abs(plan.planned_s - plan.duration_s) <= plan.bar_s / 2 + 1e-9
-        # the caption's chords are the plan's main progression (those theory can read)
+        tonic_pc = theory.pitch_class(plan.tonic)
         readable = [c for c in row["chords"] if _readable(c)]
-        if readable:
-            verse_like = [s for s in plan.sections if s.name in ("verse", "chorus")] or plan.sections
-            assert set(verse_like[0].chords[:-1] or verse_like[0].chords) <= set(readable) | {plan.sections[-1].chords[-1]}
+        verse_like = [s for s in plan.sections if s.name in ("verse", "chorus")] or plan.sections
+        if readable and harmony.fit_to_key(readable, tonic_pc, plan.mode).fits:
+            # the caption's chords fit the key: they are the plan's main progression
+            assert plan.sources["chords"] == "stated", i
+            assert set(verse_like[0].chords) <= set(readable) | set(plan.sections[-1].chords[-2:]), i
+            adopted += 1
+        elif readable:
+            # they do not: the style's progression plays, and the plan says why
+            assert plan.sources["chords"] == "inferred", i
+            assert any(c.startswith("chords: the prompt's") and "do not fit" in c for c in plan.conflicts), i
+        # the key is audible: the tonic chord in the plan's mode opens the verse and holds
+        # at least a quarter of the bars, and the song ends on it
+        assert harmony.is_tonic_chord(verse_like[0].chords[0], tonic_pc, plan.mode), (i, verse_like[0].chords)
+        chords = [c for s in plan.sections for c in s.chords]
+        assert harmony.tonic_share(chords, tonic_pc, plan.mode) >= 0.25, (i, chords)
+        assert harmony.is_tonic_chord(chords[-1], tonic_pc, plan.mode)
+    assert adopted >= 30  # the captions' chords are used where they can be
 
 
 def _readable(symbol: str) -> bool:

@@ -9,7 +9,7 @@ from songfarm.models import theory
 from songfarm.models.factory import BackendError, make_planner
 from songfarm.models.instruments import INSTRUMENTS
 from songfarm.models.plan import SECTION_NAMES, SongPlan
-from songfarm.models.planners import lexicon
+from songfarm.models.planners import harmony, lexicon, structure
 from songfarm.models.planners.lyrics import parse_lyrics
 from songfarm.models.planners.rules import PlanError, RulesPlanner, RulesPlannerConfig
 from songfarm.models.request import DEFAULT_DURATION_S, TrackRequest
@@ -303,6 +303,102 @@ def test_unreadable_chords_are_skipped_and_noted():
     chords = {c for s in plan.sections for c in s.chords}
     assert {"F", "G", "Am"} & chords and "Cmaj13" not in chords
     assert any("Cmaj13" in c and "N" in c for c in plan.conflicts)
+
+
+def test_off_key_caption_chords_give_way_to_the_style():
+    # "F# minor" with only a D chord: no F#m tonic chord
+    plan = plan_for("The chord progression in this song is D. The key is F#m.", duration_s=30.0)
+    assert plan.sources["chords"] == "inferred"
+    assert any("do not fit F# minor" in c and "no F#m chord" in c for c in plan.conflicts)
+    verse = next(s for s in plan.sections if s.name == "verse")
+    assert verse.chords[0] == "F#m"
+    # "Eb minor" with D: no Ebm chord either
+    assert plan_for("The chord sequence is D. The key is Eb minor.").sources["chords"] == "inferred"
+
+
+def test_wrong_mode_tonic_chords_are_never_played():
+    # D minor with D and Dm: the D chord's F# is the major third of the tonic
+    plan = plan_for("The chord progression in this song is D, Dm. The key is D minor.", duration_s=60.0)
+    assert plan.sources["chords"] == "inferred"
+    assert any("F#, the major third" in c for c in plan.conflicts)
+    chords = {c for s in plan.sections for c in s.chords}
+    assert "D" not in chords and not any(6 in theory.chord_pitch_classes(c) for c in chords)
+    # a tonic chord with the minor third in a major key, or the borrowed bVI, sets them aside too
+    assert plan_for("Chords: C, Cm, F, G. The key is C major.").sources["chords"] == "inferred"
+    assert plan_for("Chords: C, Ab, Bb. The key is C major.").sources["chords"] == "inferred"
+
+
+def test_fitting_caption_chords_are_adopted_starting_on_the_tonic():
+    plan = plan_for("The chord progression in this song is Am, F, C, G. The key is C major.", duration_s=60.0)
+    assert plan.sources["chords"] == "stated" and not plan.conflicts
+    for s in plan.sections:
+        if s.name in ("verse", "chorus"):
+            assert s.chords[:4] == ["C", "G", "Am", "F"]
+    # a secondary dominant passes (one chromatic note among many), a progression in another key does not
+    assert plan_for("Chords: D, B7, G, C6. The key is D major.").sources["chords"] == "stated"
+    assert plan_for("Chords: Ab, D, A. The key is Ab major.").sources["chords"] == "inferred"
+
+
+@pytest.mark.parametrize("symbols,key,fits,reason", [
+    (["C", "G", "Am", "F"], "C major", True, ""),
+    (["Am", "Dm", "E7", "Am"], "A minor", True, ""),  # the major V in minor is in the key
+    (["D"], "F# minor", False, "no F#m chord"),
+    (["D", "Dm", "Gm"], "D minor", False, "major third"),
+    (["Gm", "Bm7b5/A"], "G minor", False, "major third"),
+    (["Cdim", "F"], "C minor", False, "no Cm chord"),  # a diminished chord is no tonic
+    (["C/D", "F", "G"], "C major", False, "no C chord"),  # nor one over a foreign bass
+    (["Cmaj7", "F#maj7", "Aaug"], "C major", False, "notes are in the key"),
+    (["Ebm", "Bbmaj7", "Bb", "Bmaj7"], "Eb minor", True, ""),
+])
+def test_the_key_fit_rule(symbols, key, fits, reason):
+    tonic, mode = key.split()
+    fit = harmony.fit_to_key(symbols, theory.pitch_class(tonic), mode)
+    assert fit.fits == fits and reason in fit.reason, fit
+
+
+def test_key_from_chords_alone_picks_a_tonic_chord():
+    assert plan_for("chords: Am F C G").key == "A minor"
+    assert plan_for("a happy song, chords Am F C G").key == "C major"
+    assert plan_for("一首悲伤的歌，和弦进行是 C G Am F").key == "A minor"
+    sad = plan_for("sad, chords C G F")  # no minor chord to be the tonic: the chords decide
+    assert sad.key == "C major" and any("no minor tonic chord" in c for c in sad.conflicts)
+
+
+def test_style_tables_keep_to_the_key():
+    for style, modes in structure.PROGRESSIONS.items():
+        for mode, kinds in modes.items():
+            for kind, variants in kinds.items():
+                for numerals in variants:
+                    symbols = [theory.roman_to_chord(r, 0, mode) for r in numerals]
+                    other = "minor" if mode == "major" else "major"
+                    assert not any(harmony.is_tonic_chord(c, 0, other) for c in symbols), (style, mode, numerals)
+                    if kind in ("verse", "chorus"):
+                        assert harmony.is_tonic_chord(symbols[0], 0, mode), (style, mode, kind, numerals)
+                    else:  # contrasting sections do not start on the relative key's tonic
+                        assert numerals[0] not in ("vi", "vi7", "III", "IIImaj7"), (style, mode, kind, numerals)
+                    if mode == "minor":  # nothing in a minor key holds the tonic's major third
+                        assert not any(4 in theory.chord_pitch_classes(c) for c in symbols), (style, numerals)
+
+
+@pytest.mark.parametrize("duration", [8.0, 20.0, 30.0, 60.0, 180.0, 600.0])
+def test_every_style_is_tonic_centred_and_ends_on_its_cadence(duration):
+    for style in STYLE_NAMES:
+        for mode in ("major", "minor"):
+            for variant in ("a", "b", "c"):
+                plan = PLANNER.plan(TrackRequest(id="s", prompt=f"{style} song {variant}", genre=style,
+                                                 key=f"E {mode}", duration_s=duration))
+                tonic_pc = theory.pitch_class(plan.tonic)
+                chords = [c for s in plan.sections for c in s.chords]
+                # a quarter of the bars or more; long songs' pre-choruses build away from home
+                assert harmony.tonic_share(chords, tonic_pc, mode) >= (0.25 if duration <= 60 else 0.22), \
+                    (style, mode, chords)
+                assert chords[-2:] == structure.cadence(style, tonic_pc, mode), (style, mode, chords[-2:])
+                for k, s in enumerate(plan.sections):
+                    last_two = k == len(plan.sections) - 1 and s.bars <= 2
+                    if s.name not in ("pre_chorus", "bridge") and not last_two:
+                        assert harmony.is_tonic_chord(s.chords[0], tonic_pc, mode), (style, mode, s)
+                    if s.name in ("intro", "outro") and s.bars >= 2:
+                        assert harmony.tonic_share(s.chords, tonic_pc, mode) >= 0.5, (style, mode, s)
 
 
 def test_roman_numeral_progression_and_style_tables():

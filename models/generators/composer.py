@@ -40,6 +40,7 @@ from .styles.base import DRUM_KEYS, Bass, Comping, Drums, Style
 ROLES = ("drums", "bass", "harmony", "melody", "pad")
 EXTRA_KIND = {"drums": "percussion", "bass": "bass2", "harmony": "harmony2", "melody": "counter", "pad": "pad2"}
 MAX_PARTS = 9  # keeps rendering time bounded whatever the plan lists
+MIN_SECONDS = 1.0  # shortest song the composer writes
 HUMANISE_S = 0.006  # standard deviation of a pitched note's timing, seconds
 HUMANISE_DRUMS_S = 0.002  # the drummer keeps tighter time: the pulse is what tempo is heard from
 
@@ -203,14 +204,22 @@ def _sections(bars: list[Bar]) -> list[list[Bar]]:
 
 
 def compose(plan: SongPlan, seed: int, end_s: float | None = None) -> Composition:
-    """Write the whole song for `plan` with `seed`; it ends at `end_s` (default plan.duration_s)."""
+    """Write the whole song for `plan` with `seed`; it ends at `end_s` (default plan.duration_s).
+
+    Raises CompositionError (a SongfarmError) naming the field for a plan it cannot play."""
     style = get_style(plan.style)
+    _chords(plan)  # names the section and bar of a bad chord symbol
+    try:
+        plan.check()
+    except ValueError as exc:
+        raise CompositionError(str(exc)) from None
+    end_s = plan.duration_s if end_s is None else end_s
+    if not end_s >= MIN_SECONDS:
+        raise CompositionError(f"plan.duration_s={end_s!r}: too short to play (at least {MIN_SECONDS:g} s)")
     metre = Metre(plan.beats_per_bar, plan.beat_unit)
     tonic_pc = theory.pitch_class(plan.tonic)
-    if plan.mode not in theory.MODES:
-        raise CompositionError(f"plan.mode={plan.mode!r}: must be one of {theory.MODES}")
     qpm = plan.bpm * metre.beat_q
-    end_q = (end_s if end_s is not None else plan.duration_s) * qpm / 60.0
+    end_q = end_s * qpm / 60.0
     bars = lay_out_bars(plan, metre, end_q, tonic_pc, 60.0 / qpm)
     parts = choose_parts(plan, style)
     scale_pcs = _scale(plan, style)

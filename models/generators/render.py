@@ -56,19 +56,16 @@ def part_score(part: Part, composition: Composition):
     return score
 
 
-def render_stems(composition: Composition, synthesizer, n_samples: int) -> dict[str, np.ndarray]:
-    """Every part rendered alone: stem name → (2, n_samples) float32, dry (no level or pan).
+def render_part(part: Part, composition: Composition, synthesizer, n_samples: int) -> np.ndarray:
+    """One part rendered alone: (2, n_samples) float32, dry (no level or pan).
 
-    The synthesizer's output stops at the last note's end; it is padded or cut to exactly
-    `n_samples` here."""
-    stems = {}
-    for part in composition.parts:
-        audio = synthesizer.render(part_score(part, composition), stereo=True)  # (2, m) float32
-        stem = np.zeros((2, n_samples), dtype=np.float32)
-        m = min(n_samples, audio.shape[-1])
-        stem[:, :m] = audio[:, :m]
-        stems[part.name] = stem
-    return stems
+    The synthesizer's output stops at the part's last note-off; it is padded or cut to
+    exactly `n_samples` here."""
+    audio = synthesizer.render(part_score(part, composition), stereo=True)  # (2, m) float32
+    stem = np.zeros((2, n_samples), dtype=np.float32)
+    m = min(n_samples, audio.shape[-1])
+    stem[:, :m] = audio[:, :m]
+    return stem
 
 
 def active_rms(audio: np.ndarray, sample_rate: int) -> float:
@@ -117,30 +114,29 @@ def dynamics(composition: Composition, sample_rate: int, n_samples: int) -> np.n
     return env
 
 
-def mix(composition: Composition, stems: dict[str, np.ndarray], sample_rate: int, keep_stems: bool = True
-        ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Balance, pan, sum the stems and shape the sections' dynamics.
+def render_mix(composition: Composition, synthesizer, sample_rate: int, n_samples: int, keep_stems: bool = False
+               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Render every part alone, balance, pan and sum them, and shape the sections' dynamics.
 
     Each stem is scaled so its active RMS sits at its part's level (dB relative to the
     drums), panned, and follows the bars' energy (`dynamics`). Returns (mix (2, n) float32,
     {stem: (2, n) float32 as it sits in the mix} when `keep_stems`, else {}); the mix is
-    the sum of the returned stems."""
-    n = next(iter(stems.values())).shape[-1] if stems else 0
-    out = np.zeros((2, n), dtype=np.float32)
-    env = dynamics(composition, sample_rate, n)[None, :]  # (1, n)
+    the sum of the returned stems. Parts are rendered and added one at a time, so without
+    stems only the mix and one part are ever in memory."""
+    out = np.zeros((2, n_samples), dtype=np.float32)
+    env = dynamics(composition, sample_rate, n_samples)[None, :]  # (1, n)
     placed = {}
     for part in composition.parts:
-        stem = stems[part.name]
+        stem = render_part(part, composition, synthesizer, n_samples)
         rms = active_rms(stem, sample_rate)
         if rms <= 0:
             continue
         gain = 0.1 * 10.0 ** (part.level_db / 20.0) / rms  # 0.1: -20 dBFS RMS for a 0 dB part
-        g = (pan_gains(part.pan) * gain).astype(np.float32)[:, None]  # (2, 1)
+        stem *= (pan_gains(part.pan) * gain).astype(np.float32)[:, None]  # (2, 1) level and pan
         if keep_stems:
-            placed[part.name] = stem * g * env
-            out += placed[part.name]
-        else:
-            out += stem * g
+            stem *= env
+            placed[part.name] = stem
+        out += stem
     if not keep_stems:
         out *= env
     return out, placed

@@ -28,7 +28,7 @@ from ..request import TrackRequest
 from ..stages import Generator
 from ..take import Take
 from .composer import compose
-from .render import fade_out, midi_bytes, mix, render_stems
+from .render import fade_out, midi_bytes, render_mix
 from .soundfont import SoundFontError, in_tune
 
 VERSION = "0.1"
@@ -109,15 +109,13 @@ class SynthGenerator(Generator):
         # 1. Compose: plan + seed → a multi-track score ending at the plan's duration.
         composition = compose(plan, seed, end_s=n / sr)
 
-        # 2. Render each part alone through the SoundFont: (2, n) float32 dry stems.
-        stems = render_stems(composition, self.synthesizer, n)
-
-        # 3. Balance, pan and sum; fade out the end.
-        audio, stems = mix(composition, stems, sr, self.keep_stems)
+        # 2. Render each part alone through the SoundFont; balance, pan, sum, shape the
+        #    sections' dynamics; fade out the end. (2, n) float32 at the config's rate.
+        audio, stems = render_mix(composition, self.synthesizer, sr, n, self.keep_stems)
         fade_s = min(FADE_S, FADE_SHARE * n / sr)
         fade_out(audio, sr, fade_s)
 
-        # 4. Master: -14 LUFS integrated, true peak ≤ -1 dBTP; stems take the same gain.
+        # 3. Master: -14 LUFS integrated, true peak ≤ -1 dBTP; stems take the same gain.
         audio, gain = loudness.normalise_with_gain(audio, sr, self.config.target_lufs, self.config.true_peak_db)
         if self.keep_stems:
             for stem in stems.values():

@@ -314,9 +314,9 @@ class RulesPlanner(Planner):
             sources["key"] = sources["tonic"] = sources["mode"] = "override"
             return pc, mode
 
-        # the mode: stated with the key, else a scale that implies one, else the first
-        # chord's when the tonic will come from it too (so that it is the tonic chord), else
-        # the moods, else the style
+        # the mode: stated with the key, else a scale that implies one, else — when the tonic
+        # will come from the chords — one that a stated chord can be the tonic chord of (the
+        # moods' if they allow it, else the first chord's), else the moods, else the style
         chords_give_tonic = bool(chords_stated and chords_stated.chords and not (stated and stated.pc is not None))
         if stated and stated.mode:
             mode, mode_source = stated.mode, "stated"
@@ -325,8 +325,11 @@ class RulesPlanner(Planner):
         elif chords_give_tonic:
             mode, mode_source = _chord_mode(chords_stated.chords[0]), "inferred"
             if mood_mode and mood_mode != mode:
-                conflicts.append(f"key: the first chord {chords_stated.chords[0]!r} ({mode}) wins over the moods "
-                                 f"{moods} (suggesting {mood_mode})")
+                if _tonic_chords(chords_stated.chords, mood_mode):
+                    mode = mood_mode
+                else:
+                    conflicts.append(f"key: the chords {', '.join(chords_stated.chords)} hold no {mood_mode} "
+                                     f"tonic chord; the first chord ({mode}) wins over the moods {moods}")
         elif mood_mode:
             mode, mode_source = mood_mode, "inferred"
         else:
@@ -335,13 +338,18 @@ class RulesPlanner(Planner):
         if mode_source == "stated" and mood_mode and mood_mode != mode:
             conflicts.append(f"key: the stated {mode} key wins over the moods {moods} (suggesting {mood_mode})")
 
-        # the tonic: stated, else the root of the first chord in the mode ("Am" of "C, G, Am"
-        # in a minor key), else the first chord's root, else a key the style is often played in
+        # the tonic: stated, else the root of a chord that can be the tonic chord in the mode
+        # ("Am" of "C, G, Am, F" in a minor key), else the first chord's root, else a key
+        # the style is often played in
         if stated and stated.pc is not None:
             pc, tonic_source = stated.pc, "stated"
         elif chords_stated and chords_stated.chords:
-            in_mode = [c for c in chords_stated.chords if _chord_mode(c) == mode]
-            pc, tonic_source = theory.parse_chord((in_mode or chords_stated.chords)[0])[0], "inferred"
+            roots = [theory.parse_chord(c)[0] for c in _tonic_chords(chords_stated.chords, mode)]
+            # among several candidates, the key the chords fit best ("Am F C G", major: C, not F)
+            fits = [harmony.fit_to_key(chords_stated.chords, r, mode) for r in roots]
+            best = max(range(len(roots)), key=lambda k: (fits[k].fits, fits[k].in_key, -k)) if roots else None
+            pc = roots[best] if roots else theory.parse_chord(chords_stated.chords[0])[0]
+            tonic_source = "inferred"
         else:
             tonics = lexicon.STYLE_TONICS[style]
             pc, tonic_source = tonics[structure.stable_index(text, len(tonics))], "default"
@@ -490,6 +498,11 @@ def _choose_term(text: str, hits: list[parse.Hit]) -> lexicon.TempoTerm | None:
         return italian[0]
     near = [t for h, t in terms if _TEMPO_CONTEXT.search(text[max(0, h.start - 30):h.end + 12])]
     return (near or [t for _, t in terms] or [None])[0]
+
+
+def _tonic_chords(symbols: list[str], mode: str) -> list[str]:
+    """The chords that could be the tonic chord of a key in `mode` on their own root."""
+    return [s for s in symbols if harmony.is_tonic_chord(s, theory.parse_chord(s)[0], mode)]
 
 
 def _chord_mode(symbol: str) -> str:

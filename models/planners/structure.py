@@ -38,7 +38,7 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
         "minor": {"verse": (("i", "VI", "III", "VII"), ("i", "iv", "VI", "V")),
                   "chorus": (("i", "VI", "VII", "i"), ("i", "VI", "III", "VII")),
                   "pre_chorus": (("iv", "iv", "V", "V"), ("VI", "VII", "V", "V")),
-                  "bridge": (("iv", "VI", "VII", "V"), ("VI", "III", "VII", "V"))},
+                  "bridge": (("iv", "VI", "i", "V"), ("VI", "VII", "i", "V"))},
     },
     "rock": {
         "major": {"verse": (("I", "bVII", "IV", "I"), ("I", "IV", "V", "IV")),
@@ -47,14 +47,14 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
                   "bridge": (("IV", "I", "V", "V"), ("bVI", "bVII", "I", "I"))},
         "minor": {"verse": (("i", "VII", "VI", "VII"), ("i", "VI", "VII", "i")),
                   "chorus": (("i", "VI", "VII", "i"), ("i", "VI", "III", "VII")),
-                  "bridge": (("iv", "VI", "VII", "V"),)},
+                  "bridge": (("iv", "VI", "i", "V"),)},
     },
     "metal": {
         "major": {"verse": (("I", "bVII", "bVI", "bVII"),), "chorus": (("I", "V", "vi", "IV"),),
                   "bridge": (("bVI", "bVII", "I", "I"),)},
         "minor": {"verse": (("i", "VI", "VII", "i"), ("i", "bII", "i", "VII")),
                   "chorus": (("i", "VI", "VII", "i"), ("i", "VI", "III", "VII")),
-                  "bridge": (("iv", "V", "i", "i"), ("VI", "VII", "V", "V"))},
+                  "bridge": (("iv", "V", "i", "i"), ("VI", "VII", "i", "V"))},
     },
     "edm": {
         "major": {"verse": (("I", "V", "vi", "IV"), ("I", "vi", "IV", "V")),
@@ -62,14 +62,14 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
                   "bridge": (("IV", "V", "I", "I"),)},
         "minor": {"verse": (("i", "VI", "III", "VII"), ("i", "VII", "VI", "VII")),
                   "chorus": (("i", "VI", "III", "VII"), ("i", "VI", "VII", "i")),
-                  "bridge": (("iv", "VI", "VII", "VII"),)},
+                  "bridge": (("iv", "VI", "i", "VII"),)},
     },
     "hiphop": {
         "major": {"verse": (("I", "vi", "IV", "V"), ("Imaj7", "IVmaj7", "iii7", "vi7")),
                   "chorus": (("I", "IV", "V", "V"),), "bridge": (("ii", "V", "I", "I"),)},
         "minor": {"verse": (("i", "VI", "i", "VI"), ("i", "iv", "VI", "V")),
                   "chorus": (("i", "VI", "III", "VII"), ("i", "i", "VI", "VII")),
-                  "bridge": (("iv", "iv", "VI", "V"),)},
+                  "bridge": (("iv", "i", "VI", "V"),)},
     },
     "lofi": {
         "major": {"verse": (("Imaj7", "vi7", "ii7", "V7"), ("Imaj7", "IVmaj7", "iii7", "V7")),
@@ -77,28 +77,28 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
                   "bridge": (("ii7", "V7", "Imaj7", "Imaj7"),)},
         "minor": {"verse": (("i7", "iv7", "VII7", "IIImaj7"), ("i7", "i7", "VImaj7", "v7")),
                   "chorus": (("i7", "VImaj7", "VII7", "i7"), ("i7", "iv7", "v7", "i7")),
-                  "bridge": (("VImaj7", "VImaj7", "V7", "V7"),)},
+                  "bridge": (("VImaj7", "V7", "i7", "V7"),)},
     },
     "jazz": {
         "major": {"verse": (("Imaj7", "vi7", "ii7", "V7"), ("Imaj7", "VI7", "ii7", "V7")),
                   "chorus": (("Imaj7", "Imaj7", "ii7", "V7"), ("Imaj7", "IVmaj7", "ii7", "V7")),
                   "pre_chorus": (("ii7", "ii7", "V7", "V7"),),
-                  "bridge": (("ii7", "V7", "iii7", "VI7"),)},
+                  "bridge": (("ii7", "V7", "Imaj7", "VI7"),)},
         "minor": {"verse": (("i7", "iv7", "iim7b5", "V7"),), "chorus": (("i7", "VImaj7", "iim7b5", "V7"),),
                   "pre_chorus": (("iim7b5", "iim7b5", "V7", "V7"),),
-                  "bridge": (("iv7", "VII7", "IIImaj7", "V7"),)},
+                  "bridge": (("iv7", "VII7", "i7", "V7"),)},
     },
     "rnb": {
         "major": {"verse": (("Imaj7", "iii7", "vi7", "IVmaj7"), ("Imaj7", "IVmaj7", "iii7", "ii7")),
-                  "chorus": (("Imaj7", "IVmaj7", "iii7", "V"),), "bridge": (("ii7", "iii7", "IVmaj7", "V"),)},
+                  "chorus": (("Imaj7", "IVmaj7", "iii7", "V"),), "bridge": (("ii7", "V", "Imaj7", "IVmaj7"),)},
         "minor": {"verse": (("i7", "iv7", "VImaj7", "V7"), ("i7", "VImaj7", "iv7", "v7")),
-                  "chorus": (("i7", "i7", "VImaj7", "VII"),), "bridge": (("iv7", "v7", "VImaj7", "V7"),)},
+                  "chorus": (("i7", "i7", "VImaj7", "VII"),), "bridge": (("iv7", "i7", "VImaj7", "V7"),)},
     },
     "funk": {
         "major": {"verse": (("I7", "I7", "IV7", "IV7"),), "chorus": (("I7", "IV7", "V7", "IV7"),),
-                  "bridge": (("ii7", "V7", "ii7", "V7"),)},
+                  "bridge": (("ii7", "V7", "I7", "V7"),)},
         "minor": {"verse": (("i7", "i7", "IV7", "IV7"),), "chorus": (("i7", "IV7", "i7", "IV7"), ("i7", "i7", "VImaj7", "V7")),
-                  "bridge": (("iv7", "v7", "iv7", "V7"),)},
+                  "bridge": (("iv7", "i7", "iv7", "V7"),)},
     },
     "blues": {  # the twelve-bar form (and its quick-change variant), one chord per bar
         "major": {"verse": (("I7", "I7", "I7", "I7", "IV7", "IV7", "I7", "I7", "V7", "IV7", "I7", "V7"),
@@ -121,7 +121,7 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
         "major": {"verse": (("I", "IV", "I", "V"), ("I", "I", "IV", "IV", "V", "V", "I", "I")),
                   "chorus": (("I", "IV", "V", "I"), ("I", "V", "IV", "I")), "bridge": (("IV", "I", "ii", "V"),)},
         "minor": {"verse": (("i", "iv", "VII", "III"),), "chorus": (("i", "VI", "VII", "i"),),
-                  "bridge": (("iv", "VII", "III", "V"),)},
+                  "bridge": (("iv", "VII", "i", "V"),)},
     },
     "classical": {
         "major": {"verse": (("I", "IV", "V", "I"), ("I", "vi", "ii", "V"), ("I", "ii", "V7", "I")),
@@ -131,13 +131,13 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
         "minor": {"verse": (("i", "iv", "V7", "i"), ("i", "VI", "iv", "V7")),
                   "chorus": (("i", "VI", "V7", "i"), ("i", "iv", "VI", "V7")),
                   "pre_chorus": (("iv", "iv", "V7", "V7"),),
-                  "bridge": (("iv", "VI", "V7", "V7"),)},
+                  "bridge": (("iv", "i", "VI", "V7"),)},
     },
     "cinematic": {
         "major": {"verse": (("I", "V", "vi", "IV"), ("I", "vi", "IV", "V")),
                   "chorus": (("I", "bVI", "bVII", "I"), ("I", "IV", "V", "V")), "bridge": (("IV", "I", "V", "V"),)},
         "minor": {"verse": (("i", "VI", "III", "VII"), ("i", "i", "VI", "VI")),
-                  "chorus": (("i", "VI", "VII", "i"), ("i", "VI", "VII", "V")), "bridge": (("iv", "VI", "VII", "V"),)},
+                  "chorus": (("i", "VI", "VII", "i"), ("i", "VI", "VII", "V")), "bridge": (("iv", "VI", "i", "V"),)},
     },
     "ambient": {
         "major": {"verse": (("Imaj7", "IVmaj7"), ("I", "vi", "IV", "IV")), "chorus": (("Imaj7", "IVmaj7", "vi7", "V"),),
@@ -147,35 +147,35 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
     },
     "reggae": {
         "major": {"verse": (("I", "IV", "I", "IV"), ("I", "V", "vi", "IV")), "chorus": (("I", "IV", "V", "I"),),
-                  "bridge": (("ii", "V", "ii", "V"),)},
+                  "bridge": (("ii", "V", "I", "V"),)},
         "minor": {"verse": (("i", "iv", "i", "iv"), ("i", "VII", "i", "VII")), "chorus": (("i", "VI", "VII", "i"),),
-                  "bridge": (("iv", "v", "iv", "v"),)},
+                  "bridge": (("iv", "v", "i", "v"),)},
     },
     "latin": {
         "major": {"verse": (("Imaj7", "vi7", "ii7", "V7"), ("Imaj7", "VI7", "ii7", "V7")),
                   "chorus": (("Imaj7", "IVmaj7", "ii7", "V7"),), "bridge": (("ii7", "V7", "Imaj7", "Imaj7"),)},
         "minor": {"verse": (("i7", "iv7", "V7", "i7"), ("i7", "iim7b5", "V7", "i7")),
-                  "chorus": (("i7", "VImaj7", "iim7b5", "V7"),), "bridge": (("iv7", "VII7", "IIImaj7", "V7"),)},
+                  "chorus": (("i7", "VImaj7", "iim7b5", "V7"),), "bridge": (("iv7", "VII7", "i7", "V7"),)},
     },
     "chinese_traditional": {
         "major": {"verse": (("I", "vi", "IV", "V"), ("I", "V", "vi", "iii")),
-                  "chorus": (("I", "IV", "V", "I"), ("I", "vi", "IV", "V")), "bridge": (("IV", "iii", "IV", "V"),)},
+                  "chorus": (("I", "IV", "V", "I"), ("I", "vi", "IV", "V")), "bridge": (("IV", "iii", "I", "V"),)},
         "minor": {"verse": (("i", "VII", "VI", "VII"), ("i", "III", "VII", "i")),
                   "chorus": (("i", "VI", "VII", "i"), ("i", "iv", "VII", "i")), "bridge": (("VI", "III", "VII", "i"),)},
     },
     "guofeng": {  # IV-V-iii-vi, the "royal road" progression of Chinese and Japanese pop, resolved home
         "major": {"verse": (("I", "I", "IV", "V", "iii", "vi", "ii", "V"), ("I", "V", "vi", "iii", "IV", "I", "IV", "V")),
                   "chorus": (("I", "IV", "V", "iii", "vi", "IV", "V", "I"), ("I", "vi", "IV", "V")),
-                  "bridge": (("IV", "V", "iii", "vi"),)},
+                  "bridge": (("IV", "V", "iii", "vi", "IV", "V", "I", "I"),)},
         "minor": {"verse": (("i", "VI", "VII", "III"), ("i", "VI", "VII", "v")),
-                  "chorus": (("i", "VI", "VII", "i"), ("i", "iv", "v", "i")), "bridge": (("iv", "v", "VI", "VII"),)},
+                  "chorus": (("i", "VI", "VII", "i"), ("i", "iv", "v", "i")), "bridge": (("iv", "v", "VI", "VII", "iv", "v", "i", "i"),)},
     },
 }
 
 # The chord before the song's final tonic, per style: (in major, in minor). V–I by
 # default; the plagal IV–I and the aeolian bVII–i where the style resolves that way.
 CADENCES = {"rock": ("IV", "VII"), "metal": ("bVII", "VII"), "lofi": ("V7", "V7"), "jazz": ("V7", "V7"),
-            "rnb": ("V7", "V7"), "funk": ("IV7", "IV7"), "blues": ("V7", "V7"), "classical": ("V7", "V7"),
+            "rnb": ("V7", "V7"), "funk": ("IV7", "V7"), "blues": ("V7", "V7"), "classical": ("V7", "V7"),
             "cinematic": ("IV", "V"), "ambient": ("IVmaj7", "iv7"), "reggae": ("IV", "iv"), "latin": ("V7", "V7"),
             "chinese_traditional": ("V", "v"), "guofeng": ("V", "v")}
 DEFAULT_CADENCE = ("V", "V")
