@@ -29,6 +29,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -220,6 +221,10 @@ class Farm:
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._last_progress = 0.0
         self._round = 0
+        self._lock = threading.Lock()  # the heartbeat thread and the main loop both report progress
+        stop = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
+        heartbeat.start()
         state = "failed"
         try:
             for attempt in range(self.job.max_attempts):
@@ -235,10 +240,20 @@ class Farm:
             state = "interrupted"
             raise
         finally:
+            stop.set()
+            heartbeat.join()
             self._finish(state)
         return FarmResult(total=len(requests), counts=dict(self._counts), wall_s=time.monotonic() - self._t0,
                           rounds=self._round, stage_s=dict(self._stage_s), stage_cpu_s=dict(self._stage_cpu_s),
                           failures=list(self._failures))
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        """Keep progress.json fresh while actors start or a long take renders (no rows land then)."""
+        while not stop.wait(self.config.progress_s):
+            try:
+                self._progress()
+            except Exception as exc:  # a store hiccup here is not the job's failure; the main loop will see it
+                self.log(f"songfarm: progress not recorded: {exc}")
 
     def _finish(self, state: str) -> None:
         """Flush what was delivered and record how the run ended, even when it is failing."""
@@ -378,10 +393,14 @@ class Farm:
 
     def _progress(self, force: bool = False, state: str = "running") -> None:
         """The job line on stderr and progress.json, every `progress_s` seconds."""
-        now = time.monotonic()
-        if not force and now - self._last_progress < self.config.progress_s:
-            return
-        self._last_progress = now
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._last_progress < self.config.progress_s * 0.9:
+                return
+            self._last_progress = now
+            self._report(state, now)
+
+    def _report(self, state: str, now: float) -> None:
         total = len(self._requests)
         done = self._counts["accepted"] + self._counts["rejected"]
         failed = self._counts["failed"]

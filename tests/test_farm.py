@@ -5,6 +5,7 @@ and status; a failing row isolated; a generator actor killed mid-job; a driver k
 mid-job and resumed; rejected tracks re-rendered; an S3 store that goes down mid-job.
 """
 
+import hashlib
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 import soundfile as sf
 import yaml
@@ -53,8 +55,6 @@ def write_job(tmp_path: Path, name: str, n: int, defaults: dict | None = None, b
 def check_delivered(store, row):
     """A delivered row's files exist and match the row."""
     data = store.read_bytes(row["audio_file"])
-    import hashlib
-
     assert hashlib.sha256(data).hexdigest() == row["audio_sha256"] and len(data) == row["audio_bytes"]
     audio, sr = sf.read(io.BytesIO(data), always_2d=True)
     assert sr == row["sample_rate"] == 44100 and abs(len(audio) / sr - row["duration_s"]) < 1e-3

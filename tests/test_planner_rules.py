@@ -349,6 +349,7 @@ def test_fitting_caption_chords_are_adopted_starting_on_the_tonic():
     (["C/D", "F", "G"], "C major", False, "no C chord"),  # nor one over a foreign bass
     (["Cmaj7", "F#maj7", "Aaug"], "C major", False, "notes are in the key"),
     (["Ebm", "Bbmaj7", "Bb", "Bmaj7"], "Eb minor", True, ""),
+    (["E5", "C5", "D5"], "E minor", True, ""),  # power chords are neutral: the key's mode stands
 ])
 def test_the_key_fit_rule(symbols, key, fits, reason):
     tonic, mode = key.split()

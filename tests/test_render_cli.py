@@ -1,6 +1,5 @@
 """`songfarm render` / `status` checks that need no Ray: options, output, resume selection, profiles."""
 
-import pytest
 import yaml
 
 from songfarm.cluster.profiles import fit_to_cluster, laptop, resolve

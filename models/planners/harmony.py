@@ -35,11 +35,13 @@ def mode_third(mode: str) -> int:
 
 
 def is_tonic_chord(symbol: str, tonic_pc: int, mode: str) -> bool:
-    """The tonic chord in `mode`: root on the tonic with the mode's third and a perfect
-    fifth (sevenths and sixths allowed: 'Am7', 'Cmaj7', 'C6'; 'Cdim', 'Caug', 'C5' are
-    not), and a slash bass, if any, on one of its own tones ('C/E' yes, 'C/D' no)."""
+    """The tonic chord in `mode`: root on the tonic with a perfect fifth and the mode's
+    third, or no third at all (sevenths and sixths allowed: 'Am7', 'Cmaj7', 'C6'; the
+    mode-neutral 'C5', 'Csus4' count in either mode; 'Cdim', 'Caug' never), and a slash
+    bass, if any, on one of its own tones ('C/E' yes, 'C/D' no)."""
     root, intervals, bass = theory.parse_chord(symbol)
-    if root != tonic_pc % 12 or mode_third(mode) not in intervals or 7 not in intervals:
+    thirds = {3, 4} & set(intervals)
+    if root != tonic_pc % 12 or 7 not in intervals or thirds - {mode_third(mode)}:
         return False
     return bass is None or (bass - root) % 12 in intervals
 
@@ -80,7 +82,9 @@ def fit_to_key(symbols: list[str], tonic_pc: int, mode: str) -> KeyFit:
     if not any(is_tonic_chord(s, tonic_pc, mode) for s in symbols):
         return KeyFit(False, f"no {tonic} chord", share)
     if clashing:
-        note = theory.tonic_name(wrong_third, "major" if mode == "minor" else "minor")
+        # spelled as the other mode's key spells its third: C# in A minor, Eb in C major
+        other = "major" if mode == "minor" else "minor"
+        note = theory.roman_to_chord("III" if other == "major" else "iii", tonic_pc, other).rstrip("m")
         return KeyFit(False, f"{', '.join(clashing)} hold{'s' if len(clashing) == 1 else ''} {note}, "
                              f"the {'major' if mode == 'minor' else 'minor'} third of the tonic", share)
     if share < MIN_IN_KEY:

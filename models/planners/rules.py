@@ -7,7 +7,9 @@ What the prompt states wins over what is inferred, and the request's explicit fi
 (bpm, key, time_signature, genre, moods, instruments, duration_s) win over the prompt;
 every field's origin is recorded in `plan.sources` and every disagreement in
 `plan.conflicts`. The vocabulary lives in lexicon.py, the text rules in parse.py, the
-song form and chords in structure.py, the lyrics tags in lyrics.py.
+song form and chords in structure.py, the rules that keep the chords in the key (when a
+prompt's chords are adopted, the tonic chord, the cadence) in harmony.py, the lyrics
+tags in lyrics.py.
 """
 
 from __future__ import annotations
@@ -374,8 +376,8 @@ class RulesPlanner(Planner):
             name = "major_pentatonic" if mode == "major" else "yu_pentatonic"
         elif style == "blues":
             name = "blues"
-        elif mode == "minor" and style in ("funk", "lofi", "jazz", "rnb", "reggae"):
-            name = "dorian"
+        # (dorian only when asked for: its major sixth blurs the minor mode, and renders of
+        # minor funk and jazz in dorian were heard as major in the dev-set benchmark)
         elif mode == "minor" and style == "rock":
             name = "minor_pentatonic"
         elif mode == "minor" and style == "metal":
@@ -473,7 +475,7 @@ class RulesPlanner(Planner):
         fit = harmony.fit_to_key(symbols, tonic_pc, mode)
         if not fit.fits:
             key = theory.key_name(theory.tonic_name(tonic_pc, mode), mode)
-            conflicts.append(f"chords: the prompt's {', '.join(_unique(symbols))} do not fit {key} ({fit.reason}); "
+            conflicts.append(f"chords: the prompt's chords ({', '.join(_unique(symbols))}) do not fit {key} ({fit.reason}); "
                              f"played the {style} progression in {key}")
             return None
         sources["chords"] = "stated"

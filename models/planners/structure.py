@@ -97,7 +97,7 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
     "funk": {
         "major": {"verse": (("I7", "I7", "IV7", "IV7"),), "chorus": (("I7", "IV7", "V7", "IV7"),),
                   "bridge": (("ii7", "V7", "I7", "V7"),)},
-        "minor": {"verse": (("i7", "i7", "IV7", "IV7"),), "chorus": (("i7", "IV7", "i7", "IV7"), ("i7", "i7", "VImaj7", "V7")),
+        "minor": {"verse": (("i7", "i7", "iv7", "iv7"),), "chorus": (("i7", "iv7", "i7", "iv7"), ("i7", "i7", "VImaj7", "V7")),
                   "bridge": (("iv7", "i7", "iv7", "V7"),)},
     },
     "blues": {  # the twelve-bar form (and its quick-change variant), one chord per bar
@@ -376,8 +376,8 @@ def progression(style: str, mode: str, kind: str, variant_key: str | None) -> tu
 def cadence(style: str, tonic_pc: int, mode: str) -> list[str]:
     """The song's last two chords: the style's approach chord, then the tonic triad."""
     approach = CADENCES.get(style, DEFAULT_CADENCE)[0 if mode == "major" else 1]
-    return [theory.roman_to_chord(approach, tonic_pc, mode), theory.roman_to_chord("I" if mode == "major" else "i",
-                                                                                    tonic_pc, mode)]
+    tonic = "I" if mode == "major" else "i"
+    return [theory.roman_to_chord(approach, tonic_pc, mode), theory.roman_to_chord(tonic, tonic_pc, mode)]
 
 
 def build_sections(slots: list[Slot], tonic_pc: int, mode: str, style: str, base_energy: float,
@@ -390,7 +390,7 @@ def build_sections(slots: list[Slot], tonic_pc: int, mode: str, style: str, base
     The intro and outro are tonic-centred (harmony.tonic_centred: the tonic on every
     other chord change), and the song ends on the style's cadence (`cadence`): its
     last bar is the tonic triad, the bar before it the approach chord."""
-    tonic_triad = theory.roman_to_chord("I" if mode == "major" else "i", tonic_pc, mode)
+    tonic_triad = cadence(style, tonic_pc, mode)[-1]
     sections = []
     for slot, energy in zip(slots, energies(slots, base_energy)):
         kind = SECTION_KIND.get(slot.name, "verse")
@@ -404,9 +404,8 @@ def build_sections(slots: list[Slot], tonic_pc: int, mode: str, style: str, base
         chords = [symbols[(bar // hold) % len(symbols)] for bar in range(slot.bars)]
         lyrics = "\n".join(slot.lines) if slot.lines else None
         sections.append(Section(slot.name, slot.bars, energy, chords, lyrics))
-    ending = cadence(style, tonic_pc, mode)
-    sections[-1].chords[-1] = ending[-1]
-    if sum(s.bars for s in sections) > 1:
-        before = sections[-1] if sections[-1].bars > 1 else sections[-2]
-        before.chords[-1 if before is not sections[-1] else -2] = ending[0]
+    # the cadence over the song's last two bars (they may straddle two sections)
+    last_bars = [(s, b) for s in sections for b in range(s.bars)][-2:]
+    for (section, bar), chord in zip(last_bars, cadence(style, tonic_pc, mode)[-len(last_bars):]):
+        section.chords[bar] = chord
     return sections
