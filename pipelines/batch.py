@@ -39,8 +39,8 @@ import numpy as np
 
 from ..models.job import Job
 from ..models.request import TrackRequest
-from ..models.verdict import Verdict
 from . import manifest
+from .selection import accepted, round_best, take_summary
 from .sink import Sink
 from .storage import StorageError
 
@@ -166,17 +166,6 @@ def _str(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def _take_summary(row: dict[str, Any]) -> dict[str, Any]:
-    """One entry of takes_json: what was tried and why it was not kept."""
-    ok = _str(row.get("status", "ok")) == "ok"
-    reason = ""
-    if ok and row.get("verdict"):
-        reason = Verdict.from_json(_str(row["verdict"])).reason()
-    return {"attempt": int(row["attempt"]), "candidate": int(row.get("candidate", -1)), "seed": int(row.get("seed", -1)),
-            "score": float(row.get("score", 0.0)) if ok else None, "accepted": bool(row.get("accepted", False)),
-            "reason": reason, "error": "" if ok else f"{_str(row.get('error_stage', ''))}: {_str(row.get('error', ''))}"}
-
-
 @dataclass
 class _Open:
     """A track whose takes of the current round are still arriving."""
@@ -298,7 +287,7 @@ class Farm:
     def _close(self, tid: str, group: _Open, attempt: int, last: bool) -> None:
         """All takes of `tid` for this round are in: deliver, stage, or send to the next round."""
         takes = sorted(group.takes.values(), key=lambda r: int(r.get("candidate", -1)))
-        self._history[tid] += [_take_summary(r) for r in takes]
+        self._history[tid] += [take_summary(r, self.job.min_score) for r in takes]
         for r in takes:
             self._stage_s["plan"] += float(r.get("plan_s", 0.0)) / max(1, len(takes))
             self._stage_s["generate"] += float(r.get("generate_s", 0.0))
@@ -315,7 +304,7 @@ class Farm:
                 bad = takes[0]
                 self._deliver_failed(tid, _str(bad.get("error_stage", "")), _str(bad.get("error", "")), bad)
             return
-        best = max(usable, key=lambda r: (float(r["score"]), -int(r["candidate"])))
+        best = round_best(usable)
         try:
             self._keep(tid, best, last)
         except StorageError:
@@ -325,7 +314,7 @@ class Farm:
             self._deliver_failed(tid, "sink", f"{type(exc).__name__}: {exc}", best)
 
     def _keep(self, tid: str, best: dict[str, Any], last: bool) -> None:
-        if self._accepted(best):
+        if accepted(best, self.job.min_score):
             self._deliver(tid, "accepted", _Staged(self._light(best), self._write(tid, best)))
             self._staged.pop(tid, None)
             return
@@ -334,9 +323,6 @@ class Farm:
             staged = self._staged[tid] = _Staged(self._light(best), self._write(tid, best))
         if last:
             self._deliver(tid, "rejected", self._staged.pop(tid))
-
-    def _accepted(self, row: dict[str, Any]) -> bool:
-        return bool(row.get("accepted")) and float(row.get("score", 0.0)) >= self.job.min_score
 
     @staticmethod
     def _light(row: dict[str, Any]) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from . import manifest
 from . import serve_http as http
 from .serve_config import DEPLOYMENT_NAMES, ServeSettings, check_backends, deployment_options, load_settings, \
     settings_from_dict
+from .selection import accepted, round_best, take_summary
 from .serve_stages import GeneratorDeployment, PlannerDeployment, VerifierDeployment
 from .sink import Sink, SinkConfig, provenance_tags, tag_audio
 from .storage import open_storage
@@ -79,23 +80,6 @@ class BackendFailure(Exception):
     def __init__(self, stage: str, error: str):
         super().__init__(f"{stage}: {error}")
         self.stage = stage
-
-
-def accepted(take: dict[str, Any], min_score: float) -> bool:
-    """The farm's acceptance: the verifier accepts the take and its score reaches min_score."""
-    return bool(take["accepted"]) and float(take["score"]) >= min_score
-
-
-def round_best(takes: list[dict[str, Any]]) -> dict[str, Any]:
-    """The farm's pick within one attempt: highest score, ties to the earliest candidate."""
-    return max(takes, key=lambda t: (float(t["score"]), -int(t["candidate"])))
-
-
-def take_summary(take: dict[str, Any], min_score: float) -> dict[str, Any]:
-    """One entry of the manifest's takes_json (and of the JSON answer's `takes`)."""
-    return {"attempt": take["attempt"], "candidate": take["candidate"], "seed": take["seed"],
-            "score": take["score"], "accepted": accepted(take, min_score),
-            "reason": Verdict.from_json(take["verdict"]).reason(), "error": ""}
 
 
 def open_output(settings: ServeSettings):
