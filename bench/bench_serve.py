@@ -9,9 +9,9 @@ one attempt per request so every request does the same work), then:
 1. concurrency 1: `--requests` pairs, each an in-process render followed by the same
    request over HTTP (same prompt, same seed). Interleaving keeps both sides under the same
    background load on a shared machine. The in-process side runs the same three stages the
-   Serve graph runs, in this process: the planner's `plan`, the generator's and verifier's
-   batch adapters (FLAC encode and decode included), and the provenance tagging of the
-   answer. The HTTP + Serve overhead is p50(HTTP) / median(in-process) - 1; target < 30 %.
+   Serve graph runs, in this process, one after another: the planner's `plan`, the
+   generator's and verifier's batch adapters (takes as packed PCM, as Serve sends them),
+   then the FLAC encode and provenance tagging of the answer. The HTTP + Serve overhead is p50(HTTP) / median(in-process) - 1; target < 30 %.
    For reference it also times the plain methods (plan, takes_for, verify) without any FLAC,
    and, from each answer's Server-Timing header, the latency minus the time its own stage
    methods took inside the replicas: what the same request spent on FLAC encoding, tagging,
@@ -43,7 +43,7 @@ from songfarm.models.request import TrackRequest
 from songfarm.models.stages import new_row
 from songfarm.pipelines.serve_config import load_settings
 from songfarm.pipelines.serve_stages import from_batch, to_batch
-from songfarm.pipelines.sink import provenance_tags, tag_audio
+from songfarm.pipelines.serve_app import encoded
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_OVERHEAD = 0.30
@@ -77,11 +77,11 @@ class InProcess:
         request = TrackRequest.from_dict({"id": f"b{i}", **body(i, duration)})
         plan = self.planner.plan(request)
         row = {**new_row(request, 0), "plan": plan.to_json(), "plan_s": 0.0}
-        takes = from_batch(self.generator(to_batch([row])))
+        takes = from_batch(self.generator(to_batch([row]), "pcm"))
         verdicts = from_batch(self.verifier(to_batch(takes)))
         best = max(zip(takes, verdicts), key=lambda tv: tv[1]["score"])[0]
-        tag_audio(best["audio"], "flac", provenance_tags({"job": "online", "track_id": request.id,
-                                                          "prompt": request.prompt, "seed": best["seed"]}))
+        encoded(best, "flac", {"job": "online", "track_id": request.id, "prompt": request.prompt, "seed": best["seed"],
+                               "generator": best["generator"], "model": best["model"]})
         return time.perf_counter() - t0
 
     def methods(self, i: int, duration: float) -> float:

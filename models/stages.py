@@ -17,7 +17,7 @@ Batch columns (one row per track until the generator, one row per take after it)
     plan_s       float  planner wall seconds for this row
     candidate    int    take index within the attempt (-1 on a failed row; generator)
     seed         int    the take's seed
-    audio        bytes  FLAC, 24-bit (b"" on a failed row)
+    audio        bytes  FLAC, 24-bit, or packed float32 PCM (models/take.py; b"" on a failed row)
     sample_rate  int    Hz
     duration_s   float  audio length in seconds
     midi         bytes  Standard MIDI File (b"" when the generator has no score)
@@ -44,7 +44,7 @@ import numpy as np
 
 from .plan import SongPlan
 from .request import TrackRequest, take_seed
-from .take import Take, decode_audio, encode_flac, pack_stems
+from .take import Take, decode_audio, encode_audio, pack_stems
 from .verdict import Verdict
 
 Batch = dict[str, np.ndarray]
@@ -156,7 +156,10 @@ class Generator:
                 results.append(exc)
         return results
 
-    def __call__(self, batch: Batch) -> Batch:
+    def __call__(self, batch: Batch, audio_encoding: str = "flac") -> Batch:
+        """Track rows → take rows. `audio_encoding` is how each take's audio travels on:
+        "flac" (the farm: small in the object store) or "pcm" (Serve: no encode or decode
+        on one request's critical path); see models/take.py."""
         rows = _rows(batch)
         work: dict[int, tuple[SongPlan, TrackRequest, list[int], int]] = {}  # row index → one track's work
         for i, row in enumerate(rows):
@@ -176,7 +179,7 @@ class Generator:
         for i, row in enumerate(rows):
             result = results.get(i)
             if isinstance(result, list):
-                out.extend({**row, **self.take_columns(take, per_take_s)} for take in result)
+                out.extend({**row, **self.take_columns(take, per_take_s, audio_encoding)} for take in result)
                 continue
             if isinstance(result, Exception):
                 _fail(row, "generator", result)
@@ -184,11 +187,11 @@ class Generator:
                         "midi": b"", "stems": b"", "generator": self.name, "model": "", "generate_s": 0.0})
         return _columns(out, batch)
 
-    def take_columns(self, take: Take, seconds: float) -> dict[str, Any]:
+    def take_columns(self, take: Take, seconds: float, audio_encoding: str = "flac") -> dict[str, Any]:
         return {
             "candidate": int(take.candidate),
             "seed": int(take.seed),
-            "audio": encode_flac(take.audio, take.sample_rate),
+            "audio": encode_audio(take.audio, take.sample_rate, audio_encoding),
             "sample_rate": int(take.sample_rate),
             "duration_s": float(take.duration_s),
             "midi": take.midi or b"",

@@ -51,7 +51,6 @@ from ..models.job import Delivery
 from ..models.plan import SongPlan
 from ..models.request import FieldError, TrackRequest
 from ..models.stages import new_row
-from ..models.take import decode_audio, encode_wav
 from ..models.verdict import Verdict
 from . import manifest
 from . import serve_http as http
@@ -59,7 +58,7 @@ from .serve_config import DEPLOYMENT_NAMES, ServeSettings, check_backends, deplo
     settings_from_dict
 from .selection import accepted, round_best, take_summary
 from .serve_stages import GeneratorDeployment, PlannerDeployment, VerifierDeployment
-from .sink import Sink, SinkConfig, provenance_tags, tag_audio
+from .sink import Sink, SinkConfig, delivered_audio, provenance_tags, tag_audio
 from .storage import open_storage
 
 logger = logging.getLogger("ray.serve")
@@ -95,6 +94,13 @@ def _deployment_status(app: str, deployment: str) -> str:
     """Serve's status of one deployment: HEALTHY, UPDATING, UPSCALING, DOWNSCALING, UNHEALTHY, ..."""
     status = serve.status().applications[app].deployments[deployment].status
     return str(getattr(status, "value", status))
+
+
+def encoded(take: dict[str, Any], fmt: str, tags: dict[str, Any]) -> tuple[bytes, bytes]:
+    """A take's audio (packed PCM from the generator) → (the `fmt` file as the sink encodes it,
+    the same with its provenance tags: the answer)."""
+    data = delivered_audio(take["audio"], fmt, int(take["sample_rate"]))[0]
+    return data, tag_audio(data, fmt, provenance_tags(tags))
 
 
 def _raise_failed(rows: list[dict[str, Any]]) -> None:
@@ -205,7 +211,7 @@ class Ingress:
         t0 = time.perf_counter()
         track, fmt, min_score = await self._parse(request, rid)
         plan, planned = await self._planned(track, rid)
-        chosen, attempts, takes, stage_s = await self._render(track, plan, min_score, rid)
+        chosen, files, attempts, takes, stage_s = await self._render(track, plan, min_score, fmt, rid)
         verdict = Verdict.from_json(chosen["verdict"])
         status = "accepted" if accepted(chosen, min_score) else "rejected"
         summary = {
@@ -213,10 +219,11 @@ class Ingress:
             "candidate": chosen["candidate"], "seed": chosen["seed"], "duration_s": chosen["duration_s"],
             "sample_rate": chosen["sample_rate"], "generator": chosen["generator"], "model": chosen["model"],
         }
-        # Encoding, tagging and storage writes block: keep them off the event loop.
-        audio, uri = await asyncio.to_thread(self._deliver, track, chosen, fmt, {
-            "status": status, "attempts": attempts, "takes_json": json.dumps(takes, ensure_ascii=False),
-            "plan_json": planned["plan"], "plan_s": planned["plan_s"], "planner_version": planned["version"]})
+        audio, uri = files[1], None
+        if self.storage is not None:  # storage writes block: keep them off the event loop
+            uri = await asyncio.to_thread(self._store, track, chosen, files[0], fmt, {
+                "status": status, "attempts": attempts, "takes_json": json.dumps(takes, ensure_ascii=False),
+                "plan_json": planned["plan"], "plan_s": planned["plan_s"], "planner_version": planned["version"]})
         logger.info("request %s: track %s %s, score %.3f after %d attempt(s)", rid, track.id, status,
                     verdict.score, attempts)
         timings = {"plan_s": planned["plan_s"], **stage_s, "total_s": time.perf_counter() - t0}
@@ -233,47 +240,59 @@ class Ingress:
             "audio": {"format": fmt, "media_type": http.FORMATS[fmt], "bytes": len(audio), **where},
         }, headers={"Server-Timing": server_timing})
 
-    async def _render(self, track: TrackRequest, plan: SongPlan, min_score: float,
-                      rid: str) -> tuple[dict[str, Any], int, list[dict[str, Any]], dict[str, float]]:
-        """The farm's re-render rule → (chosen take row, attempts made, a summary of every take,
-        seconds spent in the generator and verifier over all takes)."""
+    async def _render(self, track: TrackRequest, plan: SongPlan, min_score: float, fmt: str,
+                      rid: str) -> tuple[dict[str, Any], tuple[bytes, bytes], int, list[dict[str, Any]], dict[str, float]]:
+        """The farm's re-render rule → (chosen take row, its audio as `fmt` untagged and tagged
+        (models `encoded`), attempts made, a summary of every take, seconds spent in the
+        generator and verifier over all takes)."""
         best, takes_so_far, stage_s = None, [], {"generate_s": 0.0, "verify_s": 0.0}
-        for attempt in range(self.settings.max_attempts):
-            row = {**new_row(track, attempt), "plan": plan.to_json(), "plan_s": 0.0, "request_id": rid}
-            # The generator's answer goes to the verifier by reference: the verifier starts as
-            # soon as the takes exist and the audio is not copied through this replica again.
-            rendering = self.generator.render.remote(row)
-            verifying = self.verifier.verify.remote(rendering)
-            takes = await rendering
-            _raise_failed(takes)
-            verdicts = await verifying
-            _raise_failed(verdicts)
-            for take, verdict in zip(takes, verdicts):
-                take.update(verdict)
-            takes_so_far += [take_summary(t, min_score) for t in takes]
-            for name in stage_s:
-                stage_s[name] += sum(float(t[name]) for t in takes)
-            pick = round_best(takes)
-            if accepted(pick, min_score):
-                return pick, attempt + 1, takes_so_far, stage_s
-            if best is None or pick["score"] > best["score"]:  # earlier rounds win ties
-                best = pick
-        return best, self.settings.max_attempts, takes_so_far, stage_s
+        encodes: dict[tuple[int, int], asyncio.Future] = {}  # (attempt, candidate) → its encoded files
+        try:
+            for attempt in range(self.settings.max_attempts):
+                row = {**new_row(track, attempt), "plan": plan.to_json(), "plan_s": 0.0, "request_id": rid}
+                # The generator's answer goes to the verifier by reference: the verifier starts as
+                # soon as the takes exist and the audio is not copied through this replica again.
+                rendering = self.generator.render.remote(row)
+                verifying = self.verifier.verify.remote(rendering)
+                takes = await rendering
+                _raise_failed(takes)
+                if len(takes) == 1:
+                    # A lone take is the answer unless a later attempt beats it: encode and tag
+                    # it on another core while the verifier listens, off the critical path.
+                    encodes[(attempt, takes[0]["candidate"])] = asyncio.ensure_future(
+                        asyncio.to_thread(encoded, takes[0], fmt, self._tags(track, takes[0])))
+                verdicts = await verifying
+                _raise_failed(verdicts)
+                for take, verdict in zip(takes, verdicts):
+                    take.update(verdict)
+                takes_so_far += [take_summary(t, min_score) for t in takes]
+                for name in stage_s:
+                    stage_s[name] += sum(float(t[name]) for t in takes)
+                pick = round_best(takes)
+                if accepted(pick, min_score):
+                    best = pick
+                    break
+                if best is None or pick["score"] > best["score"]:  # earlier rounds win ties
+                    best = pick
+            key = (best["attempt"], best["candidate"])
+            files = await (encodes.pop(key) if key in encodes
+                           else asyncio.to_thread(encoded, best, fmt, self._tags(track, best)))
+            return best, files, attempt + 1, takes_so_far, stage_s
+        finally:
+            for pending in encodes.values():  # encodes of takes not chosen: let them finish unobserved
+                pending.add_done_callback(lambda f: f.exception())
 
-    def _deliver(self, track: TrackRequest, take: dict[str, Any], fmt: str,
-                 columns: dict[str, Any]) -> tuple[bytes, str | None]:
-        """The audio file as the farm delivers it (format, provenance tags) → (bytes, URI).
-
-        With an output location, the farm's sink writes the file, MIDI and a manifest row
-        (one Parquet part per track: an online request is its own small job run)."""
-        tags = {"job": self.settings.job_name, "track_id": track.id, "prompt": track.prompt, "seed": take["seed"],
+    def _tags(self, track: TrackRequest, take: dict[str, Any]) -> dict[str, Any]:
+        return {"job": self.settings.job_name, "track_id": track.id, "prompt": track.prompt, "seed": take["seed"],
                 "generator": take["generator"], "model": take["model"]}
-        data = take["audio"]  # FLAC, 24-bit, as the generator stage encoded it
-        if fmt == "wav":
-            data = encode_wav(*decode_audio(data))  # the sink's WAV encoding
-        data = tag_audio(data, fmt, provenance_tags(tags))
-        if self.storage is None:
-            return data, None
+
+    def _store(self, track: TrackRequest, take: dict[str, Any], audio: bytes, fmt: str,
+               columns: dict[str, Any]) -> str:
+        """Write the answer through the farm's sink (the file with its tags, MIDI, a manifest
+        row: one Parquet part per track, an online request being its own small job run) →
+        the audio's URI. `audio` is the take already encoded as `fmt`, untagged."""
+        tags = self._tags(track, take)
+        take = {**take, "audio": audio}  # already encoded: the sink writes it as it is
         delivery = Delivery(format=fmt, sample_rate=int(take["sample_rate"]), stems=False, midi=True)
         sink = Sink(self.storage, self.settings.job_name, delivery, SinkConfig(flush_rows=1))
         files = sink.write_files(track.id, take, tags)
@@ -288,7 +307,7 @@ class Ingress:
             "node": take["generator_host"], **columns,
         })
         sink.flush()
-        return data, files["audio_uri"]
+        return files["audio_uri"]
 
 
 def build_app(settings: ServeSettings | dict[str, Any] | None = None):

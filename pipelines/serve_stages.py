@@ -4,7 +4,7 @@ Each deployment builds its backend once through models/factory.make (the same cl
 batch farm runs in its Ray Data pools) and calls it the way the farm does: the generator
 and verifier through the stage's `__call__(batch)` in Ray Data's numpy batch format
 (models/stages.py lists the columns), so a take rendered online is the farm's take,
-FLAC bytes included. The planner's `plan` is called directly so a user mistake in the
+same samples. The planner's `plan` is called directly so a user mistake in the
 request (a SongfarmError) can become a 422 rather than a 500.
 
 Rows travel between deployments as plain dicts of the stage columns.
@@ -117,11 +117,12 @@ class GeneratorDeployment(StageReplica):
     @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.01)
     async def render(self, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """Concurrent requests, one track row each (request, plan, attempt), share one
-        backend call; each gets back its candidates as take rows with FLAC audio."""
+        backend call; each gets back its candidates as take rows, audio as packed PCM
+        (the verifier reads it without decoding; the ingress encodes what it returns)."""
         slotted = [{**row, "slot": i} for i, row in enumerate(rows)]
         # In a worker thread: the replica's event loop keeps queueing requests and
         # answering health checks while a long render runs.
-        out = from_batch(await asyncio.to_thread(self.backend, to_batch(slotted)))
+        out = from_batch(await asyncio.to_thread(self.backend, to_batch(slotted), "pcm"))
         takes: list[list[dict[str, Any]]] = [[] for _ in rows]
         for take in out:
             take["generator_version"], take["generator_host"] = str(self.backend.version), HOST

@@ -28,7 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from ..models.job import Delivery
-from ..models.take import decode_audio, encode_flac, encode_wav, unpack_stems
+from ..models.take import decode_audio, encode_flac, encode_wav, is_pcm, unpack_stems
 from . import manifest
 
 PROGRESS_FILE = "progress.json"
@@ -54,6 +54,21 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
     g = gcd(sr_in, sr_out)
     return resample_poly(audio, sr_out // g, sr_in // g, axis=-1).astype(np.float32)
+
+
+def delivered_audio(take_audio: bytes, fmt: str, rate: int) -> tuple[bytes, int, int]:
+    """A take's `audio` column → (file bytes in `fmt` at `rate` Hz, channels, frames), untagged.
+
+    A file already in `fmt` at `rate` (the farm's FLAC takes) passes through without a second
+    encode; packed PCM (Serve's transport) and anything at another rate are encoded here."""
+    if not is_pcm(take_audio):
+        info = sf.info(io.BytesIO(take_audio))
+        if info.format == fmt.upper() and info.samplerate == rate:
+            return take_audio, int(info.channels), int(info.frames)
+    audio, sr = decode_audio(take_audio)  # (channels, samples) float32
+    audio = resample(audio, sr, rate)
+    data = encode_flac(audio, rate) if fmt == "flac" else encode_wav(audio, rate)
+    return data, int(audio.shape[0]), int(audio.shape[-1])
 
 
 def provenance_tags(tags: dict[str, Any]) -> dict[str, str]:
@@ -109,21 +124,13 @@ class Sink:
     def write_files(self, track_id: str, take: dict[str, Any], tags: dict[str, Any]) -> dict[str, Any]:
         """Write a take's master (+ stems, MIDI) and return their manifest columns.
 
-        `take` holds the pipeline's columns: `audio` (FLAC bytes), `midi`, `stems` (zip bytes);
-        `tags` holds job, track_id, prompt, seed, generator and model for the provenance tags.
+        `take` holds the pipeline's columns: `audio` (FLAC or packed PCM bytes), `midi`,
+        `stems` (zip bytes); `tags` holds job, track_id, prompt, seed, generator and model for
+        the provenance tags.
         """
         t0 = time.perf_counter()
         fmt, rate = self.delivery.format, int(self.delivery.sample_rate)
-        flac = bytes(take["audio"])
-        info = sf.info(io.BytesIO(flac))
-        channels, frames = int(info.channels), int(info.frames)
-        if fmt == "flac" and info.samplerate == rate:
-            data = flac  # already the delivered encoding: no second encode
-        else:
-            audio, sr = decode_audio(flac)  # (channels, samples) float32
-            audio = resample(audio, sr, rate)
-            frames = audio.shape[-1]
-            data = encode_flac(audio, rate) if fmt == "flac" else encode_wav(audio, rate)
+        data, channels, frames = delivered_audio(bytes(take["audio"]), fmt, rate)
         file_tags = provenance_tags({**tags, "track_id": track_id})
         data = tag_audio(data, fmt, file_tags)
         audio_file = f"audio/{track_id}.{fmt}"

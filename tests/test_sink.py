@@ -12,9 +12,9 @@ from mutagen.flac import FLAC
 from mutagen.wave import WAVE
 
 from songfarm.models.job import Delivery
-from songfarm.models.take import encode_flac, pack_stems
+from songfarm.models.take import encode_flac, pack_pcm, pack_stems
 from songfarm.pipelines import manifest
-from songfarm.pipelines.sink import GENERATED_NOTICE, Sink, SinkConfig, read_progress
+from songfarm.pipelines.sink import GENERATED_NOTICE, Sink, SinkConfig, delivered_audio, read_progress
 from songfarm.pipelines.storage import open_storage
 
 TAGS = {"job": "night", "prompt": "a calm waltz", "seed": 7, "generator": "synth", "model": "synth-0.1 TimGM6mb.sf2"}
@@ -75,6 +75,17 @@ def test_wav_delivery_is_resampled_and_tagged(tmp_path):
     assert not (tmp_path / "midi").exists() and not (tmp_path / "stems").exists()
     assert "midi_uri" not in cols
     assert json.loads(cols["stems_json"]) == {}
+
+
+def test_packed_pcm_take_is_encoded_once_as_the_delivered_file(tmp_path):
+    """Serve's takes arrive as packed PCM: the sink encodes them; a FLAC take at the delivered
+    rate is written as it came (the farm's case: no second encode)."""
+    sink = Sink(open_storage(str(tmp_path)), "night", Delivery(format="flac", sample_rate=44100, midi=False))
+    cols = sink.write_files("pcm", {"audio": pack_pcm(tone(), 44100)}, TAGS)
+    audio, sr = sf.read(tmp_path / "audio" / "pcm.flac", always_2d=True)
+    assert sr == 44100 and cols["channels"] == 2 and np.max(np.abs(audio.T - tone())) < 1e-6
+    flac = encode_flac(tone(), 44100)
+    assert delivered_audio(flac, "flac", 44100) == (flac, 2, 44100)
 
 
 def test_rows_flush_in_parts_and_newest_row_wins(tmp_path):

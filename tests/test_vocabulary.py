@@ -6,7 +6,7 @@ import pytest
 from songfarm.models import theory
 from songfarm.models.plan import Section, SongPlan
 from songfarm.models.request import RequestError, TrackRequest, safe_track_id, take_seed
-from songfarm.models.take import decode_audio, encode_flac, pack_stems, unpack_stems
+from songfarm.models.take import decode_audio, encode_audio, encode_flac, is_pcm, pack_stems, unpack_stems
 from songfarm.models.verdict import Check, Verdict
 
 
@@ -115,6 +115,17 @@ def test_audio_codecs_round_trip():
     stems = unpack_stems(pack_stems({"bass": audio, "drums": audio * 0.1}, sr))
     assert set(stems) == {"bass", "drums"}
     assert pack_stems({}, sr) == b""
+
+
+def test_packed_pcm_round_trips_exactly_without_a_copy():
+    audio = np.random.default_rng(0).uniform(-1, 1, (2, 1000)).astype(np.float32)
+    data = encode_audio(audio, 48000, "pcm")
+    assert is_pcm(data) and not is_pcm(encode_audio(audio, 48000, "flac"))
+    decoded, rate = decode_audio(data)
+    assert rate == 48000 and decoded.shape == (2, 1000) and np.array_equal(decoded, audio)
+    assert not decoded.flags.writeable  # a view of the bytes, not a copy
+    with pytest.raises(ValueError, match="audio encoding 'mp3'"):
+        encode_audio(audio, 48000, "mp3")
 
 
 def test_verdict_round_trip_and_reason():
