@@ -66,6 +66,7 @@ class FarmResult:
     stage_s: dict[str, float]  # summed wall seconds per stage over all takes: plan, generate, verify, sink
     stage_cpu_s: dict[str, float]  # summed CPU seconds of the stage actors: planner, generator, verifier
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (track_id, stage, error)
+    first_take_s: float | None = None  # seconds from the start to the first verified take (actor start-up)
 
     @property
     def delivered(self) -> int:
@@ -210,6 +211,7 @@ class Farm:
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._last_progress = 0.0
         self._round = 0
+        self._first_take_s: float | None = None
         self._lock = threading.Lock()  # the heartbeat thread and the main loop both report progress
         stop = threading.Event()
         heartbeat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
@@ -234,7 +236,7 @@ class Farm:
             self._finish(state)
         return FarmResult(total=len(requests), counts=dict(self._counts), wall_s=time.monotonic() - self._t0,
                           rounds=self._round, stage_s=dict(self._stage_s), stage_cpu_s=dict(self._stage_cpu_s),
-                          failures=list(self._failures))
+                          failures=list(self._failures), first_take_s=self._first_take_s)
 
     def _heartbeat(self, stop: threading.Event) -> None:
         """Keep progress.json fresh while actors start or a long take renders (no rows land then)."""
@@ -265,6 +267,8 @@ class Farm:
         open_tracks: dict[str, _Open] = {}
         closed: set[str] = set()  # tracks whose takes of this round are all in
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+            if self._first_take_s is None:
+                self._first_take_s = time.monotonic() - self._t0
             n = len(batch["track_id"])
             for i in range(n):
                 row = {k: _value(v[i]) for k, v in batch.items()}
