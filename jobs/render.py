@@ -14,6 +14,7 @@ some tracks failed, 2 for problems the user can fix (bad job, unwritable output,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -51,7 +52,8 @@ def render(args: argparse.Namespace) -> int:
     """Run `args.job` (see the module docstring); returns the exit status."""
     from ..cluster.connect import connect, disconnect
     from ..cluster.profiles import resolve
-    from ..pipelines.batch import Farm
+    from ..models.factory import preflight
+    from ..pipelines.batch import Farm, stage_options
     from ..pipelines.manifest import current_rows
     from ..pipelines.sink import Sink
     from ..pipelines.storage import open_storage
@@ -69,8 +71,15 @@ def render(args: argparse.Namespace) -> int:
         f"manifest, {len(todo)} to render → {storage.location}")
 
     if todo:
+        address = getattr(args, "address", None)
+        if not (address or os.environ.get("RAY_ADDRESS")):
+            # A local cluster sees the same files as this process: a missing checkpoint or a
+            # bad option fails here in a second, with one line, before Ray starts. (On a remote
+            # cluster the paths are the workers'; Farm.run reports the same error from there.)
+            for stage, spec in job.backends.items():
+                preflight(stage, spec.name, stage_options(job, stage))
         t0 = time.perf_counter()
-        cluster = connect(getattr(args, "address", None))
+        cluster = connect(address)
         try:
             gpu_stages = tuple(s for s, spec in job.backends.items() if spec.name in GPU_BACKENDS)
             job.resources, notes = resolve(job.resources, cluster.cpus, cluster.gpus, gpu_stages)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -37,6 +38,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..models.errors import SongfarmError
 from ..models.job import Job
 from ..models.request import TrackRequest
 from . import manifest
@@ -230,6 +232,11 @@ class Farm:
         except KeyboardInterrupt:
             state = "interrupted"
             raise
+        except Exception as exc:
+            message = user_error_in(exc)
+            if message:  # e.g. a stage actor's constructor refused its checkpoint
+                raise SongfarmError(message) from None
+            raise
         finally:
             stop.set()
             heartbeat.join()
@@ -408,6 +415,26 @@ class Farm:
             "elapsed_s": round(elapsed, 1), "eta_s": None if eta_s is None else round(eta_s, 1),
             "host": socket.gethostname(), "pid": os.getpid(),
         })
+
+
+def user_error_in(exc: BaseException) -> str | None:
+    """The message of a SongfarmError (a mistake the user can fix) behind a Ray error, if any.
+
+    A stage actor whose constructor raises (a missing checkpoint, a backend option only the
+    model can refuse) reaches the driver as Ray's ActorDiedError / RayTaskError, which carry
+    the original exception as a cause or only as text."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, SongfarmError):
+            return str(e)
+        stack += [getattr(e, "cause", None), e.__cause__, e.__context__]
+    found = re.findall(r"songfarm\.[\w.]+(?:Error|Exception): (.+)", str(exc))
+    return found[-1].strip() if found else None
 
 
 def _duration(seconds: float) -> str:

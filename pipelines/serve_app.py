@@ -37,6 +37,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import re
 import time
 from typing import Any
@@ -337,7 +338,7 @@ def build_app(settings: ServeSettings | dict[str, Any] | None = None):
 def serve_main(args) -> int:
     """`songfarm serve [--config FILE] [--host H] [--port P]`: run locally until Ctrl-C."""
     settings = load_settings(getattr(args, "config", None))
-    check_backends(settings)  # a typo in a backend option fails now, not in a replica
+    check_backends(settings, checkpoints=not os.environ.get("RAY_ADDRESS"))  # fails now, not in a replica
     open_output(settings)  # so does an output location that cannot be written
     host = getattr(args, "host", None) or settings.host
     port = getattr(args, "port", None) or settings.port

@@ -238,16 +238,20 @@ def check_settings(s: ServeSettings, where: str = "serve settings") -> None:
         raise bad("output", s.output, "must be a local folder or s3://bucket/prefix")
 
 
-def check_backends(s: ServeSettings) -> None:
-    """Check each backend name and its options against the backend's config class.
+def check_backends(s: ServeSettings, checkpoints: bool = True) -> None:
+    """Check each backend name and its options against the backend's config class and, with
+    `checkpoints`, a neural backend's checkpoint path (models.factory.preflight).
 
-    Imports the chosen backend modules (a neural backend imports torch) but loads no model;
-    `songfarm serve` calls this before starting Ray so a typo fails in a second.
-    """
-    from ..models.factory import build_config, config_class
+    Loads no model; `songfarm serve` calls this before starting Ray so a typo or a missing
+    checkpoint fails in a second (checkpoints only when Ray is local: on a remote cluster
+    the paths are the replicas')."""
+    from ..models.factory import build_config, config_class, preflight
 
     for stage, spec in s.backends.items():
-        build_config(config_class(stage, spec.name), spec.options, f"backends.{stage} ({spec.name})")
+        if checkpoints:
+            preflight(stage, spec.name, spec.options)
+        else:
+            build_config(config_class(stage, spec.name), spec.options, f"backends.{stage} ({spec.name})")
 
 
 def settings_to_dict(s: ServeSettings) -> dict[str, Any]:

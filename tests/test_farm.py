@@ -24,6 +24,7 @@ from mutagen.flac import FLAC
 
 from songfarm.jobs.cli import main
 from songfarm.jobs.jobfile import load_job
+from songfarm.models.errors import SongfarmError
 from songfarm.pipelines.batch import Farm, FarmConfig
 from songfarm.pipelines.manifest import current_rows, read_manifest
 from songfarm.pipelines.sink import GENERATED_NOTICE, Sink
@@ -169,6 +170,17 @@ def test_killed_generator_actor_is_replaced(ray_session, tmp_path):
     assert sorted(ids) == sorted(f"crash-{i}" for i in range(12))  # every track exactly once
     for row in current_rows(store).values():
         check_delivered(store, row)
+
+
+def test_stage_that_cannot_start_stops_the_job_with_its_reason(ray_session, tmp_path):
+    """On a remote cluster the checkpoint is only checked where the actors run: the actor's
+    constructor error reaches the caller as the one-line SongfarmError, not a Ray traceback."""
+    backends = {"verifier": {"name": "clap", "options": {"checkpoint": str(tmp_path / "no-clap")}}}
+    job = load_job(write_job(tmp_path, "nostart", 1, backends=backends))
+    store = open_storage(job.location)
+    with pytest.raises(SongfarmError, match=r"backends.verifier \(clap\): checkpoint .*no-clap: does not exist"):
+        Farm(job, Sink(store, job.name, job.delivery), FarmConfig(progress_bars=False)).run(job.tracks)
+    assert current_rows(store) == {}  # nothing delivered, nothing half-written
 
 
 def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, capsys):

@@ -32,6 +32,17 @@ def test_missing_bucket_fails_before_rendering(tmp_path, capsys, s3_server):
     assert code == 2 and "s3://no-such-bucket/out/j" in err and "does not exist" in err and s3_server.endpoint in err
 
 
+def test_missing_checkpoint_fails_before_ray_starts(tmp_path, capsys):
+    path = tmp_path / "neural.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "neural", "output": str(tmp_path / "out"), "tracks": [{"id": "a", "prompt": "pop"}],
+        "backends": {"generator": {"name": "diffusion", "options": {"checkpoint": str(tmp_path / "no-model")}}}}))
+    assert main(["render", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"songfarm: error: backends.generator (diffusion): checkpoint {tmp_path / 'no-model'}: does not exist" in err
+    assert "Traceback" not in err and not (tmp_path / "out" / "neural" / "manifest").exists()
+
+
 def test_bad_rerender_status(tmp_path, capsys):
     assert main(["render", str(job_file(tmp_path, tmp_path / "out")), "--rerender", "failed,broken"]) == 2
     assert "--rerender 'failed,broken': unknown status 'broken'" in capsys.readouterr().err

@@ -26,6 +26,7 @@ import yaml
 
 from songfarm.models.factory import make
 from songfarm.models.request import TrackRequest
+from songfarm.models.errors import SongfarmError
 from songfarm.models.take import decode_audio, encode_flac
 from songfarm.pipelines import manifest
 from songfarm.pipelines.serve_config import (Autoscaling, ServeConfigError, check_backends, load_settings, serve_config_file,
@@ -135,7 +136,10 @@ def test_gpu_profile_scales_gpu_stages_to_zero():
         d = s.deployments[name]
         assert d.num_gpus > 0 and d.autoscaling.min_replicas == 0
     assert s.deployments["ingress"].autoscaling.min_replicas >= 1
-    check_backends(s)  # the neural backends' options exist (no model is loaded)
+    check_backends(s, checkpoints=False)  # the neural backends' options exist (no model is loaded)
+    # The checkpoints are the cluster's paths: checked here, each missing one is named.
+    with pytest.raises(SongfarmError, match=r"backends\.\w+ \(\w+\): checkpoint /\S+: does not exist"):
+        check_backends(s)
 
 
 def test_serve_deploy_file_and_rayservice_match_the_gpu_profile():

@@ -24,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass
 from math import gcd
+from pathlib import Path
 
 import numpy as np
 
@@ -97,22 +98,29 @@ class DiffusionGenerator(Generator):
     name = "diffusion"
     version = "0.1"
 
-    def __init__(self, config: DiffusionConfig | None = None):
-        import torch
-
-        self.config = config or DiffusionConfig()
+    @staticmethod
+    def check_checkpoint(config: DiffusionConfig) -> tuple[Path, str]:
+        """The checks that need no model loaded (the folder, its model_index.json, a supported
+        pipeline) → (folder, pipeline class name). `songfarm render` runs them before Ray starts."""
         where = "backends.generator (diffusion)"
-        path = checkpoints.folder(self.config.checkpoint, where, ("model_index.json",),
-                                  "diffusers pipeline folder")
+        path = checkpoints.folder(config.checkpoint, where, ("model_index.json",), "diffusers pipeline folder")
         class_name = str(checkpoints.read_json(path / "model_index.json", where).get("_class_name", ""))
         if class_name not in PIPELINES:
             raise checkpoints.CheckpointError(
                 f"{where}: checkpoint {path}: pipeline {class_name!r} is not supported "
                 f"(supported: {', '.join(PIPELINES)})")
-        self.kind = PIPELINES[class_name]
-        if self.config.pipeline not in ("auto", self.kind):
+        if config.pipeline not in ("auto", PIPELINES[class_name]):
             raise checkpoints.CheckpointError(f"{where}: checkpoint {path}: holds a {class_name}, "
-                                              f"but pipeline={self.config.pipeline!r}")
+                                              f"but pipeline={config.pipeline!r}")
+        return path, class_name
+
+    def __init__(self, config: DiffusionConfig | None = None):
+        import torch
+
+        self.config = config or DiffusionConfig()
+        where = "backends.generator (diffusion)"
+        path, class_name = self.check_checkpoint(self.config)
+        self.kind = PIPELINES[class_name]
         self.device = devices.choose_device(self.config.device, where)
         self.dtype = devices.choose_dtype(self.config.dtype, self.device, where)
         import diffusers

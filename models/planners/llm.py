@@ -101,6 +101,13 @@ class LLMPlanner(Planner):
     name = "llm"
     version = "0.1"
 
+    @staticmethod
+    def check_checkpoint(cfg: LLMPlannerConfig):
+        """The checks that need no model loaded (a folder with config.json) → the folder.
+        `songfarm render` runs them before Ray starts."""
+        return checkpoints.folder(cfg.checkpoint, "backends.planner (llm)", ("config.json",),
+                                  "transformers causal-LM folder")
+
     def __init__(self, config: LLMPlannerConfig | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -109,7 +116,7 @@ class LLMPlanner(Planner):
 
         self.config = cfg = config or LLMPlannerConfig()
         where = "backends.planner (llm)"
-        path = checkpoints.folder(cfg.checkpoint, where, ("config.json",), "transformers causal-LM folder")
+        path = self.check_checkpoint(cfg)
         self.device = devices.choose_device(cfg.device, where)
         dtype = devices.choose_dtype(cfg.dtype, self.device, where)
         try:

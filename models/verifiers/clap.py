@@ -143,8 +143,10 @@ class ClapVerifier(Verifier):
     name = "clap"
     version = "0.1"
 
-    def __init__(self, config: ClapConfig | None = None):
-        self.config = cfg = config or ClapConfig()
+    @staticmethod
+    def check_checkpoint(cfg: ClapConfig) -> tuple[Path, str]:
+        """The checks that need no model loaded → (checkpoint path, loader: "transformers" for a
+        folder with config.json, "laion" for a .pt file). `songfarm render` runs them before Ray starts."""
         where = "backends.verifier (clap)"
         if not cfg.checkpoint or not str(cfg.checkpoint).strip():
             raise checkpoints.CheckpointError(f"{where}: checkpoint: required (a transformers CLAP folder or a "
@@ -153,14 +155,20 @@ class ClapVerifier(Verifier):
         if not path.exists():
             raise checkpoints.CheckpointError(f"{where}: checkpoint {path}: does not exist")
         loader = cfg.loader if cfg.loader != "auto" else ("transformers" if path.is_dir() else "laion")
+        if loader == "transformers":
+            checkpoints.folder(str(path), where, ("config.json",), "transformers CLAP folder")
+        elif not path.is_file():
+            raise checkpoints.CheckpointError(f"{where}: checkpoint {path}: loader=laion needs a .pt file")
+        return path, loader
+
+    def __init__(self, config: ClapConfig | None = None):
+        self.config = cfg = config or ClapConfig()
+        where = "backends.verifier (clap)"
+        path, loader = self.check_checkpoint(cfg)
         device = devices.choose_device(cfg.device, where)
         if loader == "transformers":
-            checkpoints.folder(str(path), where, ("config.json",),
-                               "transformers CLAP folder")
             self.model = _TransformersClap(path, device, where)
         else:
-            if not path.is_file():
-                raise checkpoints.CheckpointError(f"{where}: checkpoint {path}: loader=laion needs a .pt file")
             from .laion import LaionClap, check_text_models
 
             text_models = check_text_models(cfg.text_models, where) if cfg.text_models else None
