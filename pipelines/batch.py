@@ -232,10 +232,12 @@ class Farm:
         except KeyboardInterrupt:
             state = "interrupted"
             raise
+        except SongfarmError:
+            raise  # already the user's to fix, e.g. a store that stays down
         except Exception as exc:
-            message = user_error_in(exc)
-            if message:  # e.g. a stage actor's constructor refused its checkpoint
-                raise SongfarmError(message) from None
+            cause = user_error_in(exc)
+            if cause is not None:  # e.g. a stage actor's constructor refused its checkpoint
+                raise cause from None
             raise
         finally:
             stop.set()
@@ -417,8 +419,8 @@ class Farm:
         })
 
 
-def user_error_in(exc: BaseException) -> str | None:
-    """The message of a SongfarmError (a mistake the user can fix) behind a Ray error, if any.
+def user_error_in(exc: BaseException) -> SongfarmError | None:
+    """The SongfarmError (a mistake the user can fix) behind a Ray error, if any.
 
     A stage actor whose constructor raises (a missing checkpoint, a backend option only the
     model can refuse) reaches the driver as Ray's ActorDiedError / RayTaskError, which carry
@@ -431,10 +433,10 @@ def user_error_in(exc: BaseException) -> str | None:
             continue
         seen.add(id(e))
         if isinstance(e, SongfarmError):
-            return str(e)
+            return e
         stack += [getattr(e, "cause", None), e.__cause__, e.__context__]
     found = re.findall(r"songfarm\.[\w.]+(?:Error|Exception): (.+)", str(exc))
-    return found[-1].strip() if found else None
+    return SongfarmError(found[-1].strip()) if found else None
 
 
 def _duration(seconds: float) -> str:

@@ -21,9 +21,10 @@ score reaches min_score); after max_attempts the best take so far is returned wi
 "rejected". Attempt 0, candidate 0 uses the request's seed, so a request rendered here is
 sample-for-sample the one `songfarm take` or a batch job renders.
 
-Errors: 401 without a valid key (when keys are configured), 422 naming each bad field,
-503 with Retry-After when a queue is full (Serve's max_queued_requests), 500 with the
-request id when a backend fails (the traceback is in the replica's log).
+Errors (`problem_for`): 401 without a valid key (when keys are configured), 422 naming each
+bad field, 503 with Retry-After when a queue is full (Serve's max_queued_requests) or the
+output store stays down through its retries, 500 with the request id when a backend fails
+(the traceback is in the replica's log).
 
 Nothing here starts Ray at import; `build_app(settings)` returns the Serve application and
 `serve_main(args)` runs it for `songfarm serve`.
@@ -60,9 +61,10 @@ from .serve_config import DEPLOYMENT_NAMES, ServeSettings, check_backends, deplo
 from .selection import accepted, round_best, take_summary
 from .serve_stages import GeneratorDeployment, PlannerDeployment, VerifierDeployment
 from .sink import Sink, SinkConfig, delivered_audio, provenance_tags, tag_audio
-from .storage import open_storage
+from .storage import StorageError, open_storage
 
 logger = logging.getLogger("ray.serve")
+STORE_RETRY_AFTER_S = 30  # Retry-After when the output store is down (its retries already took seconds)
 
 api = FastAPI(
     title="songfarm",
@@ -102,6 +104,29 @@ def encoded(take: dict[str, Any], fmt: str, tags: dict[str, Any]) -> tuple[bytes
     the same with its provenance tags: the answer)."""
     data = delivered_audio(take["audio"], fmt, int(take["sample_rate"]))[0]
     return data, tag_audio(data, fmt, provenance_tags(tags))
+
+
+def problem_for(exc: Exception, rid: str, retry_after_s: float) -> http.Problem:
+    """The HTTP answer to a request that failed with `exc`, logged with the request id:
+    the request's own mistakes as they are (401, 422), full queues and an output store that
+    stays down as 503 with Retry-After, anything else as 500 naming the request id (the
+    details and traceback stay in the log)."""
+    if isinstance(exc, http.Problem):
+        return exc
+    if isinstance(exc, BackPressureError):  # a stage's queue is full (its max_queued_requests)
+        retry = max(1, math.ceil(exc.retry_after_s or retry_after_s))
+        return http.Problem(503, "overloaded: try again later", headers={"Retry-After": str(retry)})
+    if isinstance(exc, DeploymentUnavailableError):
+        return http.Problem(503, "a stage is unavailable: try again later", headers={"Retry-After": "5"})
+    if isinstance(exc, StorageError) and exc.unavailable:  # it kept failing through every retry
+        logger.error("request %s: %s", rid, exc)
+        return http.Problem(503, "the output store is unavailable: try again later",
+                            headers={"Retry-After": str(STORE_RETRY_AFTER_S)})
+    if isinstance(exc, BackendFailure):
+        logger.error("request %s: %s failed (traceback in the %s replica's log)", rid, exc.stage, exc.stage)
+        return http.Problem(500, f"the {exc.stage} failed on this request; quote request id {rid}")
+    logger.error("request %s: unexpected error", rid, exc_info=exc)
+    return http.Problem(500, f"internal error; quote request id {rid}")
 
 
 def _raise_failed(rows: list[dict[str, Any]]) -> None:
@@ -172,20 +197,8 @@ class Ingress:
             if not http.authorized(request.headers.get("authorization"), self.key_digests):
                 raise http.unauthorized()
             return await work(request, rid)
-        except http.Problem as problem:
-            return problem.response(rid)
-        except BackPressureError as exc:  # a stage's queue is full (its max_queued_requests)
-            retry = max(1, math.ceil(exc.retry_after_s or self.settings.deployments["ingress"].retry_after_s))
-            return http.Problem(503, "overloaded: try again later", headers={"Retry-After": str(retry)}).response(rid)
-        except DeploymentUnavailableError:
-            return http.Problem(503, "a stage is unavailable: try again later",
-                                headers={"Retry-After": "5"}).response(rid)
-        except BackendFailure as exc:
-            logger.error("request %s: %s failed (traceback in the %s replica's log)", rid, exc.stage, exc.stage)
-            return http.Problem(500, f"the {exc.stage} failed on this request; quote request id {rid}").response(rid)
-        except Exception:
-            logger.exception("request %s: unexpected error", rid)
-            return http.Problem(500, f"internal error; quote request id {rid}").response(rid)
+        except Exception as exc:  # noqa: BLE001 — every failure gets an answer; problem_for logs it
+            return problem_for(exc, rid, self.settings.deployments["ingress"].retry_after_s).response(rid)
 
     async def _parse(self, request: Request, rid: str) -> tuple[TrackRequest, str, float]:
         raw = await http.read_body(request, self.settings.limits.max_body_bytes)

@@ -34,7 +34,14 @@ _TRANSIENT_CODES = {"Throttling", "ThrottlingException", "SlowDown", "RequestTim
 
 
 class StorageError(SongfarmError):
-    """The output store cannot be used: unreachable, missing bucket, denied, not writable."""
+    """The output store cannot be used: unreachable, missing bucket, denied, not writable.
+
+    `unavailable` marks a store that kept failing with transient errors (connection lost,
+    5xx, throttling) through every retry: worth trying again later (Serve answers 503)."""
+
+    def __init__(self, message: str, unavailable: bool = False):
+        super().__init__(message)
+        self.unavailable = unavailable
 
 
 @dataclass
@@ -175,7 +182,7 @@ class S3Storage:
                 time.sleep(wait)
                 wait = min(wait * 2, self.retry.max_backoff_s)
         raise StorageError(f"{self.location}{self._at()}: store unavailable, {what} failed {self.retry.attempts} "
-                           f"times over {time.monotonic() - started:.1f} s; last error: {last}")
+                           f"times over {time.monotonic() - started:.1f} s; last error: {last}", unavailable=True)
 
     def _at(self) -> str:
         return f" (endpoint {self.endpoint_url})" if self.endpoint_url else ""

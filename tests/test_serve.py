@@ -421,3 +421,28 @@ def test_keys_never_reach_the_logs(locked):
     logs = Path(ray._private.worker._global_node.get_session_dir_path()) / "logs"
     leaked = [p.name for p in logs.rglob("*") if p.is_file() and API_KEY.encode() in p.read_bytes()]
     assert not leaked
+
+
+def test_failures_map_to_status_codes_without_leaking_details():
+    """Each kind of failure gets its status; where and why stay in the server's log."""
+    from ray.serve.exceptions import BackPressureError
+
+    from songfarm.pipelines.serve_app import BackendFailure, problem_for
+    from songfarm.pipelines.storage import StorageError
+
+    down = StorageError("s3://studio/online (endpoint http://10.0.0.5:9000): store unavailable, put failed 5 times",
+                        unavailable=True)
+    cases = [
+        (down, 503, "30"),
+        (StorageError("cannot write /srv/online/audio/x.flac: Is a directory"), 500, None),
+        (BackPressureError(num_queued_requests=9, max_queued_requests=8, retry_after_s=2.5), 503, "3"),
+        (BackendFailure("generator", "CUDA out of memory"), 500, None),
+        (RuntimeError("/secret/path exploded"), 500, None),
+    ]
+    for exc, status, retry_after in cases:
+        problem = problem_for(exc, "rid-1", 2.0)
+        doc = json.loads(problem.response("rid-1").body)
+        assert problem.status == status and problem.headers.get("Retry-After") == retry_after, exc
+        assert "/srv" not in doc["error"] and "10.0.0.5" not in doc["error"] and "/secret" not in doc["error"]
+        if status == 500:
+            assert "rid-1" in doc["error"]

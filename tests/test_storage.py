@@ -73,8 +73,9 @@ def test_s3_endpoint_from_environment(s3_server, s3_bucket, monkeypatch):
 def test_s3_missing_bucket_fails_at_once(s3_server):
     store = open_storage("s3://no-such-bucket-here/job", s3_endpoint=s3_server.endpoint, retry=FAST)
     t0 = time.monotonic()
-    with pytest.raises(StorageError, match="bucket 'no-such-bucket-here' does not exist"):
+    with pytest.raises(StorageError, match="bucket 'no-such-bucket-here' does not exist") as err:
         store.check_writable()
+    assert not err.value.unavailable
     assert time.monotonic() - t0 < 5  # not retried: nothing transient about it
 
 
@@ -85,6 +86,7 @@ def test_s3_store_down_names_the_store_after_retries(s3_server):
         store.write_bytes("audio/a.flac", b"x")
     msg = str(err.value)
     assert "s3://bucket/job" in msg and endpoint in msg and "failed 3 times" in msg and "Connect" in msg
+    assert err.value.unavailable  # transient all the way: worth trying again later (Serve: 503)
 
 
 def test_s3_transient_outage_is_retried(s3_bucket):
