@@ -214,6 +214,7 @@ class Farm:
         self._last_progress = 0.0
         self._round = 0
         self._first_take_s: float | None = None
+        self._first_done_at: float | None = None  # monotonic time the first track was delivered
         self._lock = threading.Lock()  # the heartbeat thread and the main loop both report progress
         stop = threading.Event()
         heartbeat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
@@ -387,6 +388,8 @@ class Farm:
     def _add(self, tid: str, status: str, values: dict[str, Any]) -> None:
         if self.sink.add_row(values):
             self._counts[status] += 1
+            if self._first_done_at is None:
+                self._first_done_at = time.monotonic()
         self._pending.pop(tid, None)
         self._progress()
 
@@ -405,7 +408,10 @@ class Farm:
         failed = self._counts["failed"]
         remaining = total - done - failed
         elapsed = now - self._t0
-        eta_s = remaining * elapsed / (done + failed) if done + failed and remaining else None
+        # The rate since the first track landed: actor start-up would inflate early estimates.
+        finished_since = done + failed - 1
+        eta_s = (remaining * (now - self._first_done_at) / finished_since
+                 if finished_since > 0 and remaining else None)
         eta = "" if eta_s is None else f", ETA {_duration(eta_s)}"
         if state == "running":
             self.log(f"songfarm: job {self.job.name}: done {done} / failed {failed} / remaining {remaining}"
