@@ -47,6 +47,7 @@ from .sink import Sink
 from .storage import StorageError
 
 STAGES = ("planner", "generator", "verifier")
+CALIBRATION_PROMPTS = 64  # the job's prompts a CLAP verifier compares each take against, at most
 # Per-take columns the driver keeps for a track's best take (everything but the big ones).
 _LIGHT = ("track_id", "request", "attempt", "status", "error", "error_stage", "plan", "plan_s", "candidate", "seed",
           "sample_rate", "duration_s", "generator", "model", "generate_s", "verdict", "score", "accepted", "verify_s",
@@ -116,7 +117,9 @@ ACTORS = {"planner": PlannerActor, "generator": GeneratorActor, "verifier": Veri
 def stage_options(job: Job, stage: str) -> dict[str, Any]:
     """The backend options a stage runs with: the job's, plus the job-level settings a
     backend has a field for and the job did not set itself — the verifier's `min_score`
-    (the job's acceptance threshold) and the generator's `stems` switch when the job delivers stems."""
+    (the job's acceptance threshold), a CLAP verifier's `calibration_prompts` (the job's own
+    prompts, so `clap_margin` asks "closer to its prompt than to the rest of this job?"),
+    and the generator's `stems` switch when the job delivers stems."""
     import dataclasses
 
     from ..models.factory import config_class
@@ -126,6 +129,10 @@ def stage_options(job: Job, stage: str) -> dict[str, Any]:
     fields = {f.name for f in dataclasses.fields(config_class(stage, spec.name))}
     if stage == "verifier" and "min_score" in fields and "min_score" not in options:
         options["min_score"] = min(1.0, max(0.0, float(job.min_score)))
+    if stage == "verifier" and "calibration_prompts" in fields and "calibration_prompts" not in options:
+        # Distinct prompts in job order, at most CALIBRATION_PROMPTS: each is embedded once per actor.
+        prompts = list(dict.fromkeys(t.prompt for t in job.tracks if t.prompt.strip()))
+        options["calibration_prompts"] = prompts[:CALIBRATION_PROMPTS]
     if stage == "generator" and job.delivery.stems:
         for name in ("stems", "keep_stems"):  # the generator's switch for keeping stems in the batch
             if name in fields and name not in options:

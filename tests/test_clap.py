@@ -207,3 +207,21 @@ def test_tiny_job_through_the_farm_with_diffusion_and_clap(ray_session, tmp_path
         audio, sr = sf.read(io.BytesIO(open_storage(str(tmp_path / "renders" / "neural")).read_bytes(
             row["audio_file"])), always_2d=True)
         assert sr == 44100 and audio.shape[1] == 2 and np.isfinite(audio).all()
+
+
+def test_farm_gives_a_clap_verifier_the_jobs_prompts_to_calibrate_against(tmp_path):
+    from songfarm.jobs.jobfile import load_job
+    from songfarm.pipelines.batch import CALIBRATION_PROMPTS, stage_options
+
+    tracks = [{"id": f"t{i}", "prompt": f"prompt {i % 70}"} for i in range(80)]
+    path = tmp_path / "j.yaml"
+    path.write_text(yaml.safe_dump({"name": "j", "output": str(tmp_path / "out"), "tracks": tracks,
+                                    "backends": {"verifier": {"name": "clap", "options": {"checkpoint": "/m"}}}}))
+    options = stage_options(load_job(path), "verifier")
+    assert options["calibration_prompts"] == [f"prompt {i}" for i in range(CALIBRATION_PROMPTS)]  # distinct, capped
+    assert options["checkpoint"] == "/m"
+    # A job that names its own calibration prompts keeps them.
+    data = yaml.safe_load(path.read_text())
+    data["backends"]["verifier"]["options"]["calibration_prompts"] = ["a tuba solo"]
+    path.write_text(yaml.safe_dump(data))
+    assert stage_options(load_job(path), "verifier")["calibration_prompts"] == ["a tuba solo"]

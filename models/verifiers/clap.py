@@ -14,7 +14,7 @@ score is deterministic. Two checks are added to the features verdict:
 
 - `clap`: the cosine similarity of the audio to the text, passing at `min_similarity`;
 - `clap_margin`: that similarity minus the mean similarity of the same audio to the other
-  prompts of the job (`calibration_prompts`, which the farm can fill with the job's prompts;
+  prompts of the job (`calibration_prompts`: the farm passes the job's first 64 distinct prompts;
   a fixed set of contrasting descriptions when there are none). Raw cosines differ between
   models (one model's 0.3 is another's 0.5); "closer to its own prompt than to the job's
   other prompts on average" means the same for all of them. The mean, not the closest
