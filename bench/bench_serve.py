@@ -11,7 +11,8 @@ one attempt per request so every request does the same work), then:
    background load on a shared machine. The in-process side runs the same three stages the
    Serve graph runs, in this process, one after another: the planner's `plan`, the
    generator's and verifier's batch adapters (takes as packed PCM, as Serve sends them),
-   then the FLAC encode and provenance tagging of the answer. The HTTP + Serve overhead is p50(HTTP) / median(in-process) - 1; target < 30 %.
+   then the FLAC encode and provenance tagging of the answer. The HTTP + Serve overhead
+   is p50(HTTP) / median(in-process) - 1; target < 30 %.
    For reference it also times the plain methods (plan, takes_for, verify) without any FLAC,
    and, from each answer's Server-Timing header, the latency minus the time its own stage
    methods took inside the replicas: what the same request spent on FLAC encoding, tagging,

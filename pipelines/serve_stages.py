@@ -3,9 +3,10 @@
 Each deployment builds its backend once through models/factory.make (the same classes the
 batch farm runs in its Ray Data pools) and calls it the way the farm does: the generator
 and verifier through the stage's `__call__(batch)` in Ray Data's numpy batch format
-(models/stages.py lists the columns), so a take rendered online is the farm's take,
-same samples. The planner's `plan` is called directly so a user mistake in the
-request (a SongfarmError) can become a 422 rather than a 500.
+(models/stages.py lists the columns), so a take rendered online has the farm's samples;
+only its transport differs (packed PCM here, FLAC in the farm: models/take.py says why).
+The planner's `plan` is called directly so a user mistake in the request (a SongfarmError)
+can become a 422 rather than a 500.
 
 Rows travel between deployments as plain dicts of the stage columns.
 """
