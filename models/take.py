@@ -5,8 +5,8 @@ audio travels as bytes in one of two encodings, told apart by their first bytes:
 
 - FLAC, 24-bit (the batch farm): lossless for our purposes and 3-5x smaller than float32,
   so long tracks and large batches keep the object store small. Measured on the 2-core
-  VM, the farm got slower, not faster, when takes travelled as raw PCM (1.03x vs 1.2x the
-  loop): the extra memory traffic cost more than the encode it saved.
+  VM, the farm got slower, not faster, when takes travelled as raw PCM (40 tracks of 30 s:
+  51-53 s against 47.5-47.8 s): the extra memory traffic cost more than the encode saved.
 - packed PCM (`pack_pcm`: a 16-byte header, then float32 samples; Ray Serve): no encode
   in the generator and no decode in the verifier, so one online request's critical path
   is shorter; the ingress encodes the take it returns while the verifier runs.
