@@ -28,6 +28,12 @@ class ClusterInfo:
     start_s: float  # seconds ray.init took (0 when it was already connected)
 
 
+def starts_local_ray(address: str | None = None) -> bool:
+    """Whether `connect(address)` starts Ray on this machine (no address, no RAY_ADDRESS):
+    then the cluster sees this machine's files, so checkpoint paths can be checked here."""
+    return not (address or os.environ.get("RAY_ADDRESS"))
+
+
 def connect(address: str | None = None, num_cpus: int | None = None,
             object_store_mb: int | None = None) -> ClusterInfo:
     """Connect this process to Ray.
@@ -41,8 +47,8 @@ def connect(address: str | None = None, num_cpus: int | None = None,
     t0 = time.perf_counter()
     local, started = False, not ray.is_initialized()
     if started:
-        address = address or os.environ.get("RAY_ADDRESS") or None
-        if address:
+        if not starts_local_ray(address):
+            address = address or os.environ["RAY_ADDRESS"]
             try:
                 ray.init(address=address)
             except (ConnectionError, TimeoutError, ValueError) as exc:

@@ -14,7 +14,6 @@ some tracks failed, 2 for problems the user can fix (bad job, unwritable output,
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -50,7 +49,7 @@ def select_tracks(tracks: list[TrackRequest], current: dict[str, dict], rerender
 
 def render(args: argparse.Namespace) -> int:
     """Run `args.job` (see the module docstring); returns the exit status."""
-    from ..cluster.connect import connect, disconnect
+    from ..cluster.connect import connect, disconnect, starts_local_ray
     from ..cluster.profiles import resolve
     from ..models.factory import preflight
     from ..pipelines.batch import Farm, stage_options
@@ -72,7 +71,7 @@ def render(args: argparse.Namespace) -> int:
 
     if todo:
         address = getattr(args, "address", None)
-        if not (address or os.environ.get("RAY_ADDRESS")):
+        if starts_local_ray(address):
             # A local cluster sees the same files as this process: a missing checkpoint or a
             # bad option fails here in a second, with one line, before Ray starts. (On a remote
             # cluster the paths are the workers'; Farm.run reports the same error from there.)

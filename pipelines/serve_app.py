@@ -38,7 +38,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import re
 import time
 from typing import Any
@@ -49,6 +48,7 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..cluster.connect import starts_local_ray
 from ..models.job import Delivery
 from ..models.plan import SongPlan
 from ..models.request import FieldError, TrackRequest
@@ -351,7 +351,7 @@ def build_app(settings: ServeSettings | dict[str, Any] | None = None):
 def serve_main(args) -> int:
     """`songfarm serve [--config FILE] [--host H] [--port P]`: run locally until Ctrl-C."""
     settings = load_settings(getattr(args, "config", None))
-    check_backends(settings, checkpoints=not os.environ.get("RAY_ADDRESS"))  # fails now, not in a replica
+    check_backends(settings, checkpoints=starts_local_ray())  # fails now, not in a replica
     open_output(settings)  # so does an output location that cannot be written
     host = getattr(args, "host", None) or settings.host
     port = getattr(args, "port", None) or settings.port

@@ -245,13 +245,10 @@ def check_backends(s: ServeSettings, checkpoints: bool = True) -> None:
     Loads no model; `songfarm serve` calls this before starting Ray so a typo or a missing
     checkpoint fails in a second (checkpoints only when Ray is local: on a remote cluster
     the paths are the replicas')."""
-    from ..models.factory import build_config, config_class, preflight
+    from ..models.factory import preflight
 
     for stage, spec in s.backends.items():
-        if checkpoints:
-            preflight(stage, spec.name, spec.options)
-        else:
-            build_config(config_class(stage, spec.name), spec.options, f"backends.{stage} ({spec.name})")
+        preflight(stage, spec.name, spec.options, checkpoints)
 
 
 def settings_to_dict(s: ServeSettings) -> dict[str, Any]:
