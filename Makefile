@@ -28,6 +28,7 @@ demo: $(BASE)
 	$(VENV)/bin/songfarm render jobs/examples/demo.yaml --output renders
 
 test: $(FULL)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 bench: $(BASE)

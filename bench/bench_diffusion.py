@@ -179,24 +179,24 @@ def run_farm(ckpt: Path, requests, steps: int, batch: int, device: str, out_dir:
     """The job through Ray Data actor pools into a local sink."""
     from songfarm.cluster.connect import connect, disconnect
     from songfarm.models.job import BackendSpec, Job, StageResources
-    from songfarm.pipelines.batch import Farm, FarmConfig
-    from songfarm.pipelines.sink import Sink
-    from songfarm.pipelines.storage import open_storage
+    from songfarm.pipelines.farm.driver import Farm, FarmConfig
+    from songfarm.pipelines.delivery.sink import Sink
+    from songfarm.pipelines.delivery.storage import open_storage
 
     gpus = 1.0 if device == "cuda" else 0.0
     cpus = os.cpu_count() or 2
     job = Job(name="bench-diffusion", output=out_dir, tracks=list(requests), max_attempts=1,
               backends={"planner": BackendSpec("rules"),
-                        "generator": BackendSpec("diffusion", {"checkpoint": str(ckpt), "steps": steps,
-                                                               "device": device,
-                                                               "max_batch": batch * max(r.candidates for r in requests)}),
+                        "generator": BackendSpec("diffusion", {
+                            "checkpoint": str(ckpt), "steps": steps, "device": device,
+                            "max_batch": batch * max(r.candidates for r in requests)}),
                         "verifier": BackendSpec("features")},
               resources={"planner": StageResources(1, 1, max(batch, 4), 0.5),
                          "generator": StageResources(1, 1, batch, 1.0, gpus),
                          "verifier": StageResources(1, max(1, min(8, cpus - 2)), 1, 1.0)})
     cluster = connect(num_cpus=cpus)
     try:
-        sink = Sink(open_storage(f"{out_dir}/{job.name}"), job.name, job.delivery)
+        sink = Sink(open_storage(f"{out_dir}/{job.name}"), job.name, job.settings.delivery)
         with GpuMonitor() as gpu:
             t0 = time.perf_counter()
             result = Farm(job, sink, FarmConfig(progress_s=30.0, progress_bars=False)).run(job.tracks)

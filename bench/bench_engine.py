@@ -62,11 +62,12 @@ def main() -> int:
     rows = []
     for i in range(args.repeats):
         req = TrackRequest(id=f"t{i}", prompt=PROMPTS[i % len(PROMPTS)], duration_s=args.duration, seed=i + 1)
-        plan, plan_wall, plan_cpu = timed(lambda: planner.plan(req))
-        takes, gen_wall, gen_cpu = timed(lambda: generator.takes_for(plan, req))
+        # Each closure is called at once by timed(); default args bind this iteration's values.
+        plan, plan_wall, plan_cpu = timed(lambda req=req: planner.plan(req))
+        takes, gen_wall, gen_cpu = timed(lambda plan=plan, req=req: generator.takes_for(plan, req))
         take = takes[0]
-        flac, enc_wall, enc_cpu = timed(lambda: encode_flac(take.audio, take.sample_rate))
-        verdict, ver_wall, ver_cpu = timed(lambda: verifier.verify(take, plan, req))
+        flac, enc_wall, enc_cpu = timed(lambda take=take: encode_flac(take.audio, take.sample_rate))
+        verdict, ver_wall, ver_cpu = timed(lambda take=take, plan=plan, req=req: verifier.verify(take, plan, req))
         rows.append(dict(prompt=req.prompt, audio_s=take.duration_s, plan_s=plan_wall, generate_s=gen_wall,
                          encode_s=enc_wall, verify_s=ver_wall, plan_cpu_s=plan_cpu, generate_cpu_s=gen_cpu,
                          encode_cpu_s=enc_cpu, verify_cpu_s=ver_cpu, score=verdict.score,

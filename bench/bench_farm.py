@@ -32,19 +32,18 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from songfarm.cluster.connect import connect, disconnect
 from songfarm.cluster.profiles import laptop
 from songfarm.jobs.jobfile import load_job
-from songfarm.models.factory import make
-from songfarm.models.job import Job, StageResources
+from songfarm.models.job import Job
+from songfarm.models.settings import StageResources
 from songfarm.models.stages import new_row
-from songfarm.models.verdict import Verdict
-from songfarm.pipelines.batch import Farm, FarmConfig, stage_options
-from songfarm.pipelines.manifest import current_rows
-from songfarm.pipelines.sink import Sink
-from songfarm.pipelines.storage import open_storage
+from songfarm.pipelines.core.local import render_round, render_track
+from songfarm.pipelines.core.shell import stage_shells
+from songfarm.pipelines.farm.driver import Farm, FarmConfig
+from songfarm.pipelines.delivery.manifest import current_rows
+from songfarm.pipelines.delivery.sink import Sink
+from songfarm.pipelines.delivery.storage import open_storage
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 1.6
@@ -61,7 +60,7 @@ def make_job(tracks: int, duration: float, candidates: int | None, max_attempts:
         r = dataclasses.replace(r, duration_s=float(duration), candidates=candidates or r.candidates)
         r.id = f"{r.id}-{i}" if i >= len(base.tracks) else r.id
         requests.append(r)
-    base.tracks, base.max_attempts, base.name = requests, max_attempts or base.max_attempts, "bench"
+    base.tracks, base.settings.max_attempts, base.name = requests, max_attempts or base.settings.max_attempts, "bench"
     base.resources = laptop(os.cpu_count() or 2)
     if actors:  # fixed pools of `actors` generators and verifiers sharing the cores
         share = round(0.95 * ((os.cpu_count() or 2) - 0.1) / (2 * actors), 3)
@@ -69,20 +68,6 @@ def make_job(tracks: int, duration: float, candidates: int | None, max_attempts:
             base.resources[stage] = StageResources(min_actors=actors, max_actors=actors, batch_size=1,
                                                    num_cpus=share)
     return base
-
-
-def _batch(row: dict) -> dict[str, np.ndarray]:
-    out = {}
-    for k, v in row.items():
-        arr = np.empty(1, dtype=object)
-        arr[0] = v
-        out[k] = arr
-    return out
-
-
-def _rows(batch: dict[str, np.ndarray]) -> list[dict]:
-    n = len(batch["track_id"])
-    return [{k: (v[i].item() if isinstance(v[i], np.generic) else v[i]) for k, v in batch.items()} for i in range(n)]
 
 
 def run_loop(job: Job, out_dir: str) -> dict:
@@ -103,48 +88,31 @@ def run_loop(job: Job, out_dir: str) -> dict:
 
 
 def _loop(job: Job, out_dir: str) -> dict:
+    """Every track through the one lifecycle in this process (pipelines/core/local.py), then
+    the farm's sink: the same decisions and the same writes as the farm."""
     t0 = time.perf_counter()
-    stages = {s: make(s, job.backends[s].name, stage_options(job, s)) for s in ("planner", "generator", "verifier")}
+    shells = stage_shells(job.settings)
     build_s = time.perf_counter() - t0
-    sink = Sink(open_storage(f"{out_dir}/{job.name}"), job.name, job.delivery)
+    sink = Sink(open_storage(f"{out_dir}/{job.name}"), job.name, job.settings.delivery)
     cpu = {"planner": 0.0, "generator": 0.0, "verifier": 0.0, "sink": 0.0}
     counts = {"accepted": 0, "rejected": 0, "failed": 0}
     chosen = {}
     for request in job.tracks:
-        best, history = None, []
-        for attempt in range(job.max_attempts):
-            batch = _batch(new_row(request, attempt))
-            for name in ("planner", "generator", "verifier"):
-                c0 = time.process_time()
-                batch = stages[name](batch)
-                cpu[name] += time.process_time() - c0
-            takes = [r for r in _rows(batch) if r["status"] == "ok"]
-            history += [{"attempt": attempt, "candidate": r["candidate"], "score": r["score"],
-                         "reason": Verdict.from_json(r["verdict"]).reason()} for r in takes]
-            if not takes:
-                break
-            top = max(takes, key=lambda r: (r["score"], -r["candidate"]))
-            if best is None or top["score"] > best["score"]:
-                best = top
-            if best["accepted"] and best["score"] >= job.min_score:
-                break
+        done = render_track(request, shells, job.settings)
+        for stage in ("planner", "generator", "verifier"):
+            cpu[stage] += done.life.stage_cpu_s[stage]
         c0 = time.process_time()
-        if best is None:
-            status = "failed"
-            sink.add_row({"track_id": request.id, "status": status, "request_json": request.to_json()})
-        else:
-            status = "accepted" if best["accepted"] and best["score"] >= job.min_score else "rejected"
-            files = sink.write_files(request.id, best, {"job": job.name, "prompt": request.prompt,
-                                                        "seed": best["seed"], "generator": best["generator"],
-                                                        "model": best["model"]})
-            sink.add_row({"track_id": request.id, "status": status, "prompt": request.prompt,
-                          "request_json": request.to_json(), "plan_json": best["plan"], "score": best["score"],
-                          "take_attempt": best["attempt"], "take_candidate": best["candidate"],
-                          "take_seed": best["seed"], "verdict_json": best["verdict"],
-                          "takes_json": json.dumps(history), **files})
-            chosen[request.id] = (status, int(best["seed"]))
+        files = None
+        if done.take is not None:
+            files = sink.write_files(request.id, done.take, {"job": job.name, "prompt": request.prompt,
+                                                             "seed": done.take["seed"],
+                                                             "generator": done.take["generator"],
+                                                             "model": done.take["model"]})
+        sink.add_row(done.life.manifest_values(files))
         cpu["sink"] += time.process_time() - c0
-        counts[status] += 1
+        counts[done.life.status] += 1
+        if done.take is not None:
+            chosen[request.id] = (done.life.status, int(done.take["seed"]))
     sink.flush()
     wall = time.perf_counter() - t0
     return {"wall_s": wall, "build_s": build_s, "cpu_s": cpu, "counts": counts, "chosen": chosen}
@@ -180,14 +148,12 @@ def _takes(job: Job, cycles: int, ready, out) -> None:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        stages = [make(s, job.backends[s].name, stage_options(job, s)) for s in ("planner", "generator", "verifier")]
+        shells = stage_shells(job.settings)
         row = new_row(job.tracks[0], 0)
         ready.put(1)
         t0 = time.perf_counter()
         for _ in range(cycles):
-            batch = _batch(row)
-            for stage in stages:
-                batch = stage(batch)
+            render_round(row, shells)
         out.put(time.perf_counter() - t0)
 
 
@@ -316,7 +282,7 @@ def run_farm(job: Job, out_dir: str) -> dict:
     os.environ.setdefault("RAY_worker_niceness", "0")
     cluster = connect(num_cpus=os.cpu_count() or 2)
     try:
-        sink = Sink(open_storage(f"{out_dir}/{job.name}"), job.name, job.delivery)
+        sink = Sink(open_storage(f"{out_dir}/{job.name}"), job.name, job.settings.delivery)
         with ObjectStorePeak(cluster.address) as peak, ProcessCPU() as cpu:
             t0 = time.perf_counter()
             result = Farm(job, sink, FarmConfig(progress_s=10.0, progress_bars=False)).run(job.tracks)
@@ -365,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     work = tempfile.mkdtemp(prefix="songfarm-bench-")
     job = make_job(args.tracks, args.duration, args.candidates, args.max_attempts, work, args.actors)
     print(f"bench: {args.tracks} tracks × {args.duration:g} s, {job.tracks[0].candidates} candidate(s), up to "
-          f"{job.max_attempts} attempts, {os.cpu_count()} CPUs; output {work}", flush=True)
+          f"{job.settings.max_attempts} attempts, {os.cpu_count()} CPUs; output {work}", flush=True)
     capacity = [parallel_capacity()]
     loop = run_loop(job, f"{work}/loop")
     print(f"bench: loop done in {loop['wall_s']:.1f} s", flush=True)
@@ -382,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         ("wall s", f"{loop['wall_s']:.1f}", f"{farm['wall_s']:.1f} (+{farm['ray_start_s']:.1f} Ray start)"),
         ("tracks / min", f"{60 * n / loop['wall_s']:.1f}", f"{60 * n / farm['wall_s']:.1f}"),
         ("audio s / wall s", f"{n * args.duration / loop['wall_s']:.1f}", f"{n * args.duration / farm['wall_s']:.1f}"),
-        *[(f"CPU s {s}", f"{loop['cpu_s'][s]:.1f}", f"{farm['cpu_s'][s]:.1f}") for s in ("planner", "generator", "verifier")],
+        *[(f"CPU s {s}", f"{loop['cpu_s'][s]:.1f}", f"{farm['cpu_s'][s]:.1f}")
+          for s in ("planner", "generator", "verifier")],
         ("CPU s sink (driver)", f"{loop['cpu_s']['sink']:.1f}", f"wall {farm['stage_wall_s']['sink']:.1f}"),
         ("counts", json.dumps(loop["counts"]), json.dumps(farm["counts"])),
         ("rounds", "-", str(farm["rounds"])),
@@ -421,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{min(capacity):.2f} cores' worth); the farm's speedup is bounded by that, not by 2.")
 
     out = {"tracks": n, "duration_s": args.duration, "candidates": job.tracks[0].candidates,
-           "max_attempts": job.max_attempts,
+           "max_attempts": job.settings.max_attempts,
            "cpus": os.cpu_count(), "ray_worker_niceness": os.environ.get("RAY_worker_niceness"),
            "load_average_after": os.getloadavg(), "loop": {k: v for k, v in loop.items() if k != "chosen"},
            "farm": {k: v for k, v in farm.items() if k != "chosen"}, "speedup": speedup,

@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_serve.py                       # 10-second tracks at concurrency 1, 4, 16
     .venv/bin/python bench/bench_serve.py --duration 4 --requests 4   # a quick look
 
-Starts a local Ray and Serve on 127.0.0.1 with the laptop settings (pipelines/serve_config.yaml,
+Starts a local Ray and Serve on 127.0.0.1 with the laptop settings (pipelines/online/serve_config.yaml,
 one attempt per request so every request does the same work), then:
 
 1. concurrency 1: `--requests` pairs, each an in-process render followed by the same
@@ -39,12 +39,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from songfarm.models.factory import make
 from songfarm.models.request import TrackRequest
-from songfarm.models.stages import new_row
-from songfarm.pipelines.serve_config import load_settings
-from songfarm.pipelines.serve_stages import from_batch, to_batch
-from songfarm.pipelines.serve_app import encoded
+from songfarm.models.settings import RenderSettings
+from songfarm.pipelines.core.local import render_track
+from songfarm.pipelines.core.shell import stage_shells
+from songfarm.pipelines.online.app import encoded
+from songfarm.pipelines.online.config import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_OVERHEAD = 0.30
@@ -70,17 +70,17 @@ class InProcess:
     """The Serve graph's work for one request, in this process (no Ray, no HTTP)."""
 
     def __init__(self):
-        self.planner, self.generator, self.verifier = make("planner"), make("generator"), make("verifier")
+        self.settings = RenderSettings(max_attempts=1)  # the benchmark's Serve settings: one round
+        self.shells = stage_shells(self.settings)
+        self.planner, self.generator, self.verifier = (self.shells[s].backend for s in ("planner", "generator",
+                                                                                         "verifier"))
 
     def adapters(self, i: int, duration: float) -> float:
-        """What the deployments run: plan, generator and verifier batch adapters, tagging."""
+        """What the deployments run: the stage shells through the lifecycle (PCM between the
+        generator and the verifier, as behind Serve), then the answer's encode and tags."""
         t0 = time.perf_counter()
         request = TrackRequest.from_dict({"id": f"b{i}", **body(i, duration)})
-        plan = self.planner.plan(request)
-        row = {**new_row(request, 0), "plan": plan.to_json(), "plan_s": 0.0}
-        takes = from_batch(self.generator(to_batch([row]), "pcm"))
-        verdicts = from_batch(self.verifier(to_batch(takes)))
-        best = max(zip(takes, verdicts), key=lambda tv: tv[1]["score"])[0]
+        best = render_track(request, self.shells, self.settings, audio_encoding="pcm").take
         encoded(best, "flac", {"job": "online", "track_id": request.id, "prompt": request.prompt, "seed": best["seed"],
                                "generator": best["generator"], "model": best["model"]})
         return time.perf_counter() - t0
@@ -155,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     import ray
     from ray import serve
 
-    from songfarm.pipelines.serve_app import build_app
+    from songfarm.pipelines.online.app import build_app
 
     settings = load_settings()
-    settings.max_attempts = 1  # every request: one plan, one take, one verdict, like the in-process side
+    settings.render.max_attempts = 1  # every request: one plan, one take, one verdict, like the in-process side
     port = free_port()
     t0 = time.perf_counter()
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False, log_to_driver=False)
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://127.0.0.1:{port}"
     local = InProcess()
     results: dict = {"duration_s": args.duration, "cpus": os.cpu_count(), "serve_startup_s": startup_s,
-                     "settings": "pipelines/serve_config.yaml (max_attempts=1)", "levels": []}
+                     "settings": "pipelines/online/serve_config.yaml (max_attempts=1)", "levels": []}
     try:
         with httpx.Client(base_url=url, timeout=args.timeout) as client:
             for i in range(2):  # warm-up: imports, JIT, first connections, on both sides

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..models.job import STAGES, StageResources
+from ..models.settings import STAGES, StageResources
 
 
 def laptop(cpus: float = 2.0) -> dict[str, StageResources]:
@@ -45,9 +45,6 @@ def gpu(gpus: float = 1.0) -> dict[str, StageResources]:
         "verifier": StageResources(min_actors=1, max_actors=max(1, 2 * n), batch_size=4, num_cpus=1.0,
                                    num_gpus=0.25),
     }
-
-
-PROFILES = {"laptop": laptop, "gpu": gpu}
 
 
 def profile_for(cpus: float, gpus: float) -> dict[str, StageResources]:

@@ -4,19 +4,28 @@
     songfarm take "TEXT" -o FILE [...]         render one track in-process, verify, print the verdict
     songfarm validate JOB                      check a job file, render nothing
     songfarm render JOB [--output ...]         run a job on Ray (local or a cluster)
-    songfarm status OUTPUT/JOB                 counts, failures and progress of a job
+    songfarm status OUTPUT/JOB [--verify]      counts, failures, the driver; --verify re-hashes every file
     songfarm serve [--config FILE]             the online HTTP endpoint on Ray Serve
 
-Errors the user can fix (bad prompt, bad file, bad option) print one line starting with
-"songfarm: error:" and exit 2; nothing else is printed as a traceback. Each command
-imports what it needs inside its function, so `plan` and `take` never start Ray.
+Exit statuses:
+
+    0    done; for `render`, every track delivered (accepted or rejected)
+    1    `render`: some tracks failed; `status --verify`: files that do not match their rows
+    2    bad input (bad prompt, job file, option, unwritable output)
+    3    the store or the Ray cluster is unavailable, or another driver holds the job's
+         lease: nothing is wrong with the input, retry later
+    130  interrupted (Ctrl-C, or SIGTERM during `render`)
+
+Every error is one line starting with "songfarm: error:"; nothing is printed as a
+traceback. Each command imports what it needs inside its function, so `plan` and `take`
+never start Ray.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -26,13 +35,23 @@ from ..models.request import MAX_DURATION_S, MIN_DURATION_S, RequestError, Track
 
 AUDIO_FORMATS = {".flac": "FLAC", ".wav": "WAV"}
 
+RENDER_EXIT_STATUSES = """exit status:
+  0    every track of the job delivered (accepted or rejected)
+  1    some tracks failed (each is a manifest row with the stage and the error)
+  2    bad input: the job file, an option, an unwritable output
+  3    the store or the Ray cluster is unavailable, or another driver holds the job
+       (its lease): retry later, or use --wait
+  130  interrupted (Ctrl-C or SIGTERM); the run is recorded as interrupted"""
+
 
 class UserError(SongfarmError):
     """A problem with the command line itself; printed as one line, exit status 2."""
 
 
 def _request_from_args(args: argparse.Namespace) -> TrackRequest:
-    row = {"id": "take", "prompt": args.text, "seed": args.seed, "candidates": getattr(args, "candidates", 1)}
+    row = {"id": getattr(args, "id", None) or "take", "prompt": args.text, "seed": args.seed}
+    if getattr(args, "candidates", None) is not None:
+        row["candidates"] = args.candidates
     if args.duration is not None:
         row["duration_s"] = args.duration
     if getattr(args, "lyrics", None):
@@ -76,50 +95,107 @@ def _check_writable(path: Path, what: str) -> None:
         raise UserError(f"{what} {path}: folder {parent} is not writable ({exc.strerror})") from None
 
 
-def cmd_take(args: argparse.Namespace) -> int:
-    from ..models.factory import check_backend, config_class, make_generator, make_planner, make_verifier
-    from ..models.take import encode_flac, encode_wav
+def take_settings(args: argparse.Namespace, fmt: str):
+    """The RenderSettings of `songfarm take`: the defaults of models/settings.py, the
+    backends and the options given. A job with the same settings renders the same track."""
+    from ..models.factory import check_backend
+    from ..models.settings import BackendSpec, Delivery, RenderSettings
 
     for stage, name in (("planner", args.planner), ("generator", args.generator), ("verifier", args.verifier)):
         check_backend(stage, name)
+    settings = RenderSettings(backends={"planner": BackendSpec(args.planner), "generator": BackendSpec(args.generator),
+                                        "verifier": BackendSpec(args.verifier)},
+                              delivery=Delivery(format=fmt, stems=bool(args.stems), midi=bool(args.midi)))
+    if args.min_score is not None:
+        if not 0.0 <= args.min_score <= 1.0:
+            raise UserError(f"--min-score {args.min_score!r}: must be a verifier score in [0, 1]")
+        settings.min_score = args.min_score
+    if args.max_attempts is not None:
+        from ..models.settings import MAX_ATTEMPTS_LIMIT
+
+        if not 1 <= args.max_attempts <= MAX_ATTEMPTS_LIMIT:
+            raise UserError(f"--max-attempts {args.max_attempts!r}: must be an integer in [1, {MAX_ATTEMPTS_LIMIT}]")
+        settings.max_attempts = args.max_attempts
+    return settings
+
+
+def cmd_take(args: argparse.Namespace) -> int:
+    """One track in this process through the job lifecycle (re-render rounds included), the
+    file written as a job delivers it (same bytes and tags), a manifest row with --manifest."""
+    from ..pipelines.core.local import render_track
+    from ..pipelines.core.shell import stage_shells
+    from ..pipelines.delivery import manifest
+    from ..pipelines.delivery.sink import Sink
+    from ..pipelines.delivery.storage import open_storage
 
     out = Path(args.output)
     suffix = out.suffix.lower()
     if suffix not in AUDIO_FORMATS:
         raise UserError(f"-o {out}: unknown audio format {suffix or '(none)'!r} (use .flac or .wav)")
     _check_writable(out, "-o")
-    if args.midi:
-        _check_writable(Path(args.midi), "--midi")
+    for option, path in (("--midi", args.midi), ("--manifest", args.manifest)):
+        if path:
+            _check_writable(Path(path), option)
     if args.stems:
         stems_dir = Path(args.stems)
         if stems_dir.exists() and not stems_dir.is_dir():
             raise UserError(f"--stems {stems_dir}: exists and is not a folder")
         _check_writable(stems_dir / "stem.flac" if stems_dir.is_dir() else stems_dir, "--stems")
     request = _request_from_args(args)
+    settings = take_settings(args, suffix[1:])
+    done = render_track(request, stage_shells(settings), settings)
+    life = done.life
+    files = None
+    if done.take is not None:
+        # The sink writes what a job delivers (content-addressed names) into a scratch folder;
+        # the files are then moved to the names asked for.
+        with tempfile.TemporaryDirectory(dir=out.parent if str(out.parent) else ".") as scratch:
+            sink = Sink(open_storage(scratch), "take", settings.delivery)
+            take = done.take
+            files = sink.write_files(request.id, take, {"job": "take", "prompt": request.prompt,
+                                                        "seed": take["seed"], "generator": take["generator"],
+                                                        "model": take["model"]})
+            files = _move_take_files(Path(scratch), files, out, args)
+    if args.manifest:
+        row = manifest.make_row(job="take", **life.manifest_values(files))
+        Path(args.manifest).write_bytes(manifest.to_parquet([row]))
+    report = {"output": str(out) if files else None, "status": life.status, "attempts": life.rounds,
+              "takes": life.takes}
+    if life.kept is not None:
+        from ..models.plan import SongPlan
+        from ..models.verdict import Verdict
 
-    planner, verifier = make_planner(args.planner), make_verifier(args.verifier)
-    # Only generators with stems (synth) have the option; others simply deliver none.
-    has_stems = "stems" in {f.name for f in dataclasses.fields(config_class("generator", args.generator))}
-    generator = make_generator(args.generator, {"stems": True} if args.stems and has_stems else None)
-    plan = planner.plan(request)
-    takes = generator.takes_for(plan, request)
-    verdicts = [verifier.verify(t, plan, request) for t in takes]
-    best = max(range(len(takes)), key=lambda i: verdicts[i].score)
-    take, verdict = takes[best], verdicts[best]
+        report.update(plan=SongPlan.from_json(life.kept["plan"]).summary(), seed=int(life.kept["seed"]),
+                      duration_s=round(float(life.kept["duration_s"]), 3),
+                      verdict=Verdict.from_json(life.kept["verdict"]).to_dict())
+    else:
+        report["error"] = f"{life.failure.get('error_stage')}: {life.failure.get('error')}"
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 1 if life.status == "failed" else 0
 
-    data = encode_flac(take.audio, take.sample_rate) if suffix == ".flac" else encode_wav(take.audio, take.sample_rate)
-    out.write_bytes(data)
-    if args.midi and take.midi:
-        Path(args.midi).write_bytes(take.midi)
-    if args.stems and take.stems:
+
+def _move_take_files(scratch: Path, files: dict, out: Path, args: argparse.Namespace) -> dict:
+    """The sink's files → the paths `take` was asked for; the file columns follow them."""
+    import os
+
+    os.replace(scratch / files["audio_file"], out)
+    files = {**files, "audio_file": out.name, "audio_uri": str(out.resolve())}
+    if files.get("midi_file"):
+        if args.midi:
+            os.replace(scratch / files["midi_file"], args.midi)
+            files.update(midi_file=Path(args.midi).name, midi_uri=str(Path(args.midi).resolve()))
+        else:
+            files.update(midi_file="", midi_uri="", midi_bytes=0, midi_sha256="")
+    stems = json.loads(files.get("stems_json") or "{}")
+    if stems:
         stems_dir = Path(args.stems)
         stems_dir.mkdir(parents=True, exist_ok=True)
-        for name, audio in take.stems.items():
-            (stems_dir / f"{name}.flac").write_bytes(encode_flac(audio, take.sample_rate))
-    print(json.dumps({"output": str(out), "plan": plan.summary(), "seed": take.seed,
-                      "duration_s": round(take.duration_s, 3), "verdict": verdict.to_dict()},
-                     ensure_ascii=False, indent=2))
-    return 0
+        for name, stem in stems.items():
+            target = stems_dir / f"{name}.flac"
+            os.replace(scratch / stem["file"], target)
+            stem.update(file=target.name, uri=str(target.resolve()))
+        files["stems_json"] = json.dumps(stems, sort_keys=True)
+    return files
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -143,7 +219,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..pipelines.serve_app import serve_main
+    from .serve import serve_main
 
     return serve_main(args)
 
@@ -168,7 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("take", help="render, verify and write one track in-process (no Ray)")
     _add_track_options(p)
     p.add_argument("-o", "--output", required=True, help="audio file to write (.flac or .wav)")
-    p.add_argument("--candidates", type=int, default=1, help="takes to render; the best is kept")
+    p.add_argument("--candidates", type=int, default=None, help="takes per round; the best is kept (default 1)")
+    p.add_argument("--min-score", type=float, default=None, help="accept a take at or above this score (default 0.75)")
+    p.add_argument("--max-attempts", type=int, default=None, help="render rounds before the best is kept (default 3)")
+    p.add_argument("--manifest", help="also write the track's manifest row to this Parquet file")
+    p.add_argument("--id", default="take", help="the track id in tags and the manifest row (default take)")
     p.add_argument("--stems", help="folder to write per-instrument stems into")
     p.add_argument("--midi", help="file to write the MIDI score to")
     p.add_argument("--generator", default="synth", help="generator backend (default synth)")
@@ -179,41 +259,80 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job", help="job file: .yaml, .jsonl (SongGeneration) or .csv")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("render", help="render a job on Ray")
+    p = sub.add_parser("render", help="render a job on Ray", epilog=RENDER_EXIT_STATUSES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("job", help="job file: .yaml, .jsonl (SongGeneration) or .csv")
     p.add_argument("--output", help="local folder or s3://bucket/prefix (overrides the job's)")
     p.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible store (MinIO, Ceph, R2)")
     p.add_argument("--rerender", default="", help="also re-render tracks with these statuses, e.g. failed,rejected")
     p.add_argument("--force", action="store_true", help="render every track again, replacing delivered ones")
+    p.add_argument("--keep-changed", action="store_true",
+                   help="keep tracks whose request or settings changed since they were rendered (default: redo them)")
+    p.add_argument("--verify", action="store_true",
+                   help="re-hash every delivered file first (default: check existence and size) and redo mismatches")
+    p.add_argument("--wait", action="store_true",
+                   help="when another driver is rendering this job, wait for it to finish instead of exiting 3")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("status", help="counts by status, failures and progress of a job")
     p.add_argument("location", help="OUTPUT/JOB: the job's folder, local or s3://")
     p.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible store")
+    p.add_argument("--verify", action="store_true",
+                   help="re-hash every delivered file and list mismatches, missing files and orphans (exit 1 if any)")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("serve", help="serve the stage graph over HTTP with Ray Serve")
-    p.add_argument("--config", help="serve settings YAML (see pipelines/serve_config.yaml)")
+    p.add_argument("--config", help="serve settings YAML (see pipelines/online/serve_config.yaml)")
     p.add_argument("--host", help="address to listen on (default: the settings' host, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default: the settings' port, 8000)")
     p.set_defaults(func=cmd_serve)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def exit_status(exc: SongfarmError) -> int:
+    """2 for input to fix; 3 for what is worth retrying later (see the module docstring)."""
+    from ..cluster.connect import ClusterError
+    from ..pipelines.delivery.lease import LeaseError
+    from ..pipelines.delivery.storage import StorageError
+
+    if isinstance(exc, (ClusterError, LeaseError)) or (isinstance(exc, StorageError) and exc.unavailable):
+        return 3
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command; every error becomes one line on stderr and an exit status."""
     try:
         return args.func(args)
     except SongfarmError as exc:
         print(f"songfarm: error: {exc}", file=sys.stderr)
-        return 2
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("songfarm: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `songfarm plan ... | head`: the reader left; not an error
         sys.stderr.close()
         return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `songfarm` command. Called with `argv` (tests, other Python) it returns the exit
+    status; as the command line itself (argv None) it ends the process."""
+    status = run(build_parser().parse_args(argv))
+    if argv is None and "ray" in sys.modules:
+        # Ray and pyarrow tear down C++ state at interpreter shutdown (Ray's terminate handler
+        # against an Arrow buffer released during finalisation), and about one run in ten then
+        # aborted with exit status 134 and a C++ stack trace after a good job. Everything of
+        # ours is finished and written by now (the farm flushed, the lease is released, Ray
+        # is shut down), so skip finalisation: flush what was printed and leave at once.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed, or a reader that left
+                pass
+        os._exit(status)
+    return status
 
 
 if __name__ == "__main__":

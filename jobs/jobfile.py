@@ -8,14 +8,15 @@ A YAML job (every section optional except `tracks`):
                                          # from the standard AWS environment, never from the job
     defaults:
       duration_s: 30                # track defaults: any request field except id and prompt
-      seed: 0                       #   (duration_s, seed, candidates, bpm, key, genre, ...)
-      candidates: 2
-      min_score: 0.75               # job settings: acceptance threshold, render rounds per track,
-      max_attempts: 3               #   and delivery (format flac|wav, sample_rate, stems, midi)
-      format: flac
-      sample_rate: 44100
-      stems: false
+      seed: 0                       #   (duration_s, seed, bpm, key, genre, ...)
+      candidates: 2                 # takes per round: a render setting and every track's default
+      min_score: 0.75               # render settings (pipelines/core/settings_file.py; defaults in
+      max_attempts: 3               #   models/settings.py): acceptance threshold, render rounds per
+      format: flac                  #   track, delivery (format flac|wav, sample_rate, stems, midi)
+      sample_rate: 44100            #   and the CLAP verifier's contrast prompts: a list, or `job`
+      stems: false                  #   for this job's own distinct prompts
       midi: true
+      calibration_prompts: job
     backends:
       planner: rules                # a backend name, or {name: ..., options: {...}}
       generator: {name: synth, options: {soundfont: /path/to/GM.sf2}}
@@ -30,7 +31,10 @@ A SongGeneration JSONL (`idx`, `descriptions`, `gt_lyric`, `prompt_audio_path`) 
 with an `id,prompt,...` header is a job on its own, named after the file's stem.
 
 Every problem in the job and all its rows is collected and raised together as one
-`JobFileError`, each as "FILE:LINE: field: message (value)", before anything renders.
+`JobFileError`, each as "FILE:LINE: field: message (value)", before anything renders:
+`songfarm validate` runs every check `songfarm render` runs before starting Ray, the
+planner's rules for key, metre and instruments included (models/planners/fields.py).
+Track ids and the job name are NFC-normalised, then checked (models/request.py).
 """
 
 from __future__ import annotations
@@ -43,20 +47,19 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ..models import factory
 from ..models.errors import SongfarmError
-from ..models.job import STAGES, BackendSpec, Job, StageResources
-from ..models.request import ALIASES, MAX_ID_CHARS, RequestError, TrackRequest, safe_track_id
-from .track_rows import (NO_VALUE, LineDict, LineList, Row, did_you_mean, check_row, parse_yaml, read_text,
-                         plain, rows_from_csv, rows_from_jsonl)
+from ..models.job import Job
+from ..models.request import ALIASES, ID_RULE, RequestError, TrackRequest, normalise_name, safe_track_id
+from ..models.settings import JOB_PROMPTS, STAGES, RenderSettings, StageResources, job_prompts
+from ..pipelines.core.settings_file import (SETTINGS_KEYS, LineDict, LineList, Problems, did_you_mean, kind_of,
+                                            parse_yaml, plain, read_settings, read_text, settings_dict)
+from .track_rows import Row, check_row, rows_from_csv, rows_from_jsonl
 
 DEFAULT_OUTPUT = "./renders"
 JOB_KEYS = ("name", "output", "s3_endpoint", "defaults", "backends", "resources", "tracks")
-# `defaults` keys that set the Job rather than each TrackRequest.
-JOB_DEFAULTS = ("min_score", "max_attempts", "format", "sample_rate", "stems", "midi")
-MAX_ATTEMPTS = 10
-FORMATS = ("flac", "wav")
-SAMPLE_RATES = (16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
+# `defaults` keys that are render settings (read by pipelines/core/settings_file.py) rather
+# than track defaults; `candidates` is both: the settings' value is every track's default.
+JOB_DEFAULTS = tuple(key for key in SETTINGS_KEYS if key != "backends")
 MAX_SHOWN = 50  # problems listed in the message; all of them stay in JobFileError.problems
 # Option names whose values job_to_yaml never writes out.
 _SECRET_OPTION = re.compile(r"(key|secret|token|password|passwd|credential)", re.IGNORECASE)
@@ -79,28 +82,6 @@ class JobFileError(SongfarmError, ValueError):
         super().__init__(f"{len(problems)} {noun} in {source}:\n" + "\n".join("  " + p for p in shown) + more)
 
 
-class _Problems:
-    """Collects problems; sorted by file (in order of first mention) and line when raised."""
-
-    def __init__(self):
-        self.items: list[tuple[str, int, str]] = []
-        self.file_order: dict[str, int] = {}
-
-    def __call__(self, file: str, line: int | None, field: str, message: str, value: Any = NO_VALUE) -> None:
-        self.file_order.setdefault(file, len(self.file_order))
-        place = f"{file}:{line}" if line else file
-        shown = "" if value is NO_VALUE else f" ({_shorten(value)})"
-        self.items.append((file, line or 0, f"{place}: {field}: {message}{shown}"))
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def raise_if_any(self, source: str) -> None:
-        if self.items:
-            ordered = sorted(self.items, key=lambda item: (self.file_order[item[0]], item[1]))
-            raise JobFileError(source, [text for _, _, text in ordered])
-
-
 def load_job(path: str | Path, output: str | None = None, s3_endpoint: str | None = None) -> Job:
     """Read and check a job file (.yaml/.yml, .jsonl or .csv) and every file it references.
 
@@ -111,49 +92,59 @@ def load_job(path: str | Path, output: str | None = None, s3_endpoint: str | Non
     """
     path = Path(path)
     file = str(path)
-    report = _Problems()
+    report = Problems()
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".jsonl", ".csv"):
         report(file, None, "file", f"unknown job file type {suffix or '(none)'!r}: use .yaml, .jsonl "
                "(SongGeneration) or .csv")
-        report.raise_if_any(file)
+        _raise_if_any(report, file)
     text = read_text(path, file, report)
     if text is None:
-        report.raise_if_any(file)
+        _raise_if_any(report, file)
 
+    wants_job_prompts = False
     if suffix in (".jsonl", ".csv"):
         rows = (rows_from_jsonl if suffix == ".jsonl" else rows_from_csv)(text, file, report)
         job = Job(name=path.stem, output=DEFAULT_OUTPUT, tracks=[], source=file)
-        _check_name(job.name, file, None, report, hint="the job is named after the file: rename the file")
+        job.name = _check_name(job.name, file, None, report, hint="the job is named after the file: rename the file")
         request_defaults: dict[str, Any] = {}
         if not rows and not len(report):
             report(file, None, "tracks", "empty job: no track rows")
     else:
-        job, request_defaults, rows = _read_yaml_job(path, text, report, check_output=output is None)
+        job, request_defaults, rows, wants_job_prompts = _read_yaml_job(path, text, report,
+                                                                        check_output=output is None)
 
     if output is not None:
         job.output = _check_output(output, file, None, "--output", report)
     if s3_endpoint is not None:
         job.s3_endpoint = _check_endpoint(s3_endpoint, file, None, "--s3-endpoint", report)
     job.tracks = _check_rows(rows, request_defaults, report)
-    report.raise_if_any(file)
+    if wants_job_prompts:
+        job.settings.calibration_prompts = job_prompts(t.prompt for t in job.tracks)
+    _raise_if_any(report, file)
     return job
 
 
-def _read_yaml_job(path: Path, text: str, report: _Problems,
-                   check_output: bool) -> tuple[Job, dict[str, Any], list[Row]]:
+def _raise_if_any(report: Problems, source: str) -> None:
+    if len(report):
+        raise JobFileError(source, report.sorted())
+
+
+def _read_yaml_job(path: Path, text: str, report: Problems,
+                   check_output: bool) -> tuple[Job, dict[str, Any], list[Row], bool]:
     """The YAML job's sections, each checked (`output` only when the command line does not
-    replace it); rows are read but not yet checked."""
+    replace it); rows are read but not yet checked. The last item says whether the job
+    asks for its own prompts as calibration prompts (`calibration_prompts: job`)."""
     file = str(path)
     job = Job(name=path.stem, output=DEFAULT_OUTPUT, tracks=[], source=file)
     data = parse_yaml(text, file, report)
     if data is None and not len(report):
         report(file, None, "job", "empty job file")
     if not isinstance(data, LineDict):
-        if data is not None:
-            report(file, 1, "job", "must be a mapping with name, output, defaults, backends, resources and tracks",
-                   data)
-        return job, {}, []
+        if data is not None:  # not echoed: a file that is no job at all would be shown
+            report(file, 1, "job", "must be a mapping with name, output, defaults, backends, resources and tracks "
+                   f"(found {kind_of(data)})")
+        return job, {}, [], False
 
     def line(key: str) -> int:
         return data.key_lines.get(key, data.line)
@@ -169,16 +160,31 @@ def _read_yaml_job(path: Path, text: str, report: _Problems,
         job.output = _check_output(data["output"], file, line("output"), "output", report)
     if data.get("s3_endpoint") is not None:
         job.s3_endpoint = _check_endpoint(data["s3_endpoint"], file, line("s3_endpoint"), "s3_endpoint", report)
-    request_defaults = _check_defaults(data.get("defaults"), job, file, line("defaults"), report)
-    if data.get("backends") is not None:
-        job.backends = _check_backends(data["backends"], file, line("backends"), report)
+    job.settings, wants_job_prompts = _read_job_settings(data, file, report)
+    request_defaults = _check_defaults(data.get("defaults"), job.settings, file, line("defaults"), report)
     if data.get("resources") is not None:
         job.resources = _check_resources(data["resources"], file, line("resources"), report)
     rows = _yaml_rows(data.get("tracks"), path, line("tracks"), report)
-    return job, request_defaults, rows
+    return job, request_defaults, rows, wants_job_prompts
 
 
-def _yaml_rows(tracks: Any, path: Path, line: int, report: _Problems) -> list[Row]:
+def _read_job_settings(data: LineDict, file: str, report: Problems) -> tuple[RenderSettings, bool]:
+    """The render settings of a job: `backends:` and the JOB_DEFAULTS under `defaults:`,
+    read by the loader the Serve config uses. Also: whether `calibration_prompts: job`."""
+    view, names = LineDict(), {}
+    view.line, view.key_lines = data.line, {}
+    if data.get("backends") is not None:
+        view["backends"], view.key_lines["backends"] = data["backends"], data.key_lines["backends"]
+    defaults = data.get("defaults")
+    if isinstance(defaults, LineDict):
+        for key in JOB_DEFAULTS:
+            if key in defaults:
+                view[key], view.key_lines[key], names[key] = defaults[key], defaults.key_lines[key], f"defaults.{key}"
+    settings = read_settings(view, file, report, names=names, job_file=True)
+    return settings, view.get("calibration_prompts") == JOB_PROMPTS
+
+
+def _yaml_rows(tracks: Any, path: Path, line: int, report: Problems) -> list[Row]:
     """Inline rows and the rows of referenced files, in the order given."""
     file = str(path)
     if tracks is None:
@@ -201,7 +207,7 @@ def _yaml_rows(tracks: Any, path: Path, line: int, report: _Problems) -> list[Ro
     return rows
 
 
-def _referenced_rows(item: LineDict, job_path: Path, where: str, report: _Problems) -> list[Row]:
+def _referenced_rows(item: LineDict, job_path: Path, where: str, report: Problems) -> list[Row]:
     file, line = str(job_path), item.key_lines["file"]
     for key in item:
         if key != "file":
@@ -226,7 +232,7 @@ def _referenced_rows(item: LineDict, job_path: Path, where: str, report: _Proble
     return rows
 
 
-def _check_rows(rows: list[Row], defaults: dict[str, Any], report: _Problems) -> list[TrackRequest]:
+def _check_rows(rows: list[Row], defaults: dict[str, Any], report: Problems) -> list[TrackRequest]:
     """Every row checked; then ids must be unique, also ignoring case (on macOS and Windows
     disks `Intro.flac` and `intro.flac` are the same file). Rows with other problems still
     take part in the duplicate check, so one run reports everything."""
@@ -239,6 +245,7 @@ def _check_rows(rows: list[Row], defaults: dict[str, Any], report: _Problems) ->
         if isinstance(track_id, int) and not isinstance(track_id, bool):
             track_id = str(track_id)  # as TrackRequest.validate does
         if isinstance(track_id, str) and track_id:
+            track_id = normalise_name(track_id)  # as TrackRequest.validate does: NFC and NFD are one file
             key = track_id.casefold()
             if key in first:
                 other, other_id = first[key]
@@ -260,15 +267,18 @@ def _id_place(row: Row) -> tuple[int, str]:
 # --- the job's own sections ---------------------------------------------------------------
 
 
-def _check_name(name: Any, file: str, line: int | None, report: _Problems, hint: str = "") -> str:
-    if not isinstance(name, str) or not safe_track_id(name):
-        report(file, line, "name", "the job name becomes a folder name: use letters, digits, '.', '_' or '-', "
-               f"at most {MAX_ID_CHARS} characters, not starting with '.'" + (f"; {hint}" if hint else ""), name)
+def _check_name(name: Any, file: str, line: int | None, report: Problems, hint: str = "") -> str:
+    """The job name, NFC-normalised; the same rule as track ids (models/request.py)."""
+    if isinstance(name, str):
+        name = normalise_name(name)
+    if not safe_track_id(name):
+        report(file, line, "name", f"the job name becomes a folder name: {ID_RULE}" + (f"; {hint}" if hint else ""),
+               name)
         return str(name)
     return name
 
 
-def _check_output(output: Any, file: str, line: int | None, where: str, report: _Problems) -> str:
+def _check_output(output: Any, file: str, line: int | None, where: str, report: Problems) -> str:
     """A local folder or s3://bucket/prefix; credentials never belong in it."""
     if isinstance(output, str) and output.strip() and "\0" not in output:
         output = output.strip()
@@ -302,12 +312,12 @@ def _check_output(output: Any, file: str, line: int | None, where: str, report: 
     return output
 
 
-def _check_endpoint(endpoint: Any, file: str, line: int | None, where: str, report: _Problems) -> str | None:
+def _check_endpoint(endpoint: Any, file: str, line: int | None, where: str, report: Problems) -> str | None:
     parts = None
     if isinstance(endpoint, str):
         try:
             parts = urlsplit(endpoint)
-            parts.port  # raises ValueError for a port out of range
+            _ = parts.port  # raises ValueError for a port out of range
         except ValueError:
             parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
@@ -320,28 +330,30 @@ def _check_endpoint(endpoint: Any, file: str, line: int | None, where: str, repo
     return endpoint
 
 
-def _check_defaults(defaults: Any, job: Job, file: str, line: int, report: _Problems) -> dict[str, Any]:
-    """Sets the job's own settings from `defaults`; returns the request defaults that are valid."""
+def _check_defaults(defaults: Any, settings: RenderSettings, file: str, line: int,
+                    report: Problems) -> dict[str, Any]:
+    """The valid track defaults of `defaults` (its render settings are read by
+    _read_job_settings), always with `candidates`: the settings' value is every track's default."""
+    request_defaults: dict[str, Any] = {"candidates": settings.candidates}
     if defaults is None:
-        return {}
+        return request_defaults
     if not isinstance(defaults, LineDict):
         report(file, line, "defaults", "must be a mapping such as {duration_s: 30, candidates: 2}", defaults)
-        return {}
-    request_defaults: dict[str, Any] = {}
+        return request_defaults
     written: dict[str, str] = {}
+    request_fields = [f.name for f in dataclasses.fields(TrackRequest)]
     for key, value in defaults.items():
         at, field = defaults.key_lines[key], f"defaults.{key}"
         canonical = ALIASES.get(key, key)
         if key in JOB_DEFAULTS:
-            _set_job_default(job, key, value, file, at, report)
-        elif canonical in ("id", "prompt"):
+            continue
+        if canonical in ("id", "prompt"):
             report(file, at, field, "every track needs its own id and prompt; they cannot have defaults", value)
-        elif canonical in {f.name for f in dataclasses.fields(TrackRequest)}:
+        elif canonical in request_fields:
             request_defaults[canonical] = plain(value)
             written[canonical] = key
         else:
-            known = tuple(JOB_DEFAULTS) + tuple(f.name for f in dataclasses.fields(TrackRequest)
-                                                if f.name not in ("id", "prompt"))
+            known = JOB_DEFAULTS + tuple(f for f in request_fields if f not in ("id", "prompt") + JOB_DEFAULTS)
             report(file, at, field, f"unknown default{did_you_mean(str(key), known)}", value)
     # Check the request defaults once here, not once per track.
     try:
@@ -354,105 +366,7 @@ def _check_defaults(defaults: Any, job: Job, file: str, line: int, report: _Prob
     return request_defaults
 
 
-def _set_job_default(job: Job, key: str, value: Any, file: str, line: int, report: _Problems) -> None:
-    field = f"defaults.{key}"
-    if key == "min_score":
-        if not _is_number(value) or not 0.0 <= value <= 1.0:
-            report(file, line, field, "must be a verifier score in [0, 1]", value)
-        else:
-            job.min_score = float(value)
-    elif key == "max_attempts":
-        if not _is_int(value) or not 1 <= value <= MAX_ATTEMPTS:
-            report(file, line, field, f"must be an integer in [1, {MAX_ATTEMPTS}]", value)
-        else:
-            job.max_attempts = int(value)
-    elif key == "format":
-        if value not in FORMATS:
-            report(file, line, field, f"must be one of {', '.join(FORMATS)}", value)
-        else:
-            job.delivery.format = value
-    elif key == "sample_rate":
-        if not _is_int(value) or value not in SAMPLE_RATES:
-            report(file, line, field, f"must be one of {', '.join(map(str, SAMPLE_RATES))} (Hz)", value)
-        else:
-            job.delivery.sample_rate = int(value)
-    elif key in ("stems", "midi"):
-        if not isinstance(value, bool):
-            report(file, line, field, "must be true or false", value)
-        else:
-            setattr(job.delivery, key, value)
-
-
-def _check_backends(backends: Any, file: str, line: int, report: _Problems) -> dict[str, BackendSpec]:
-    """Names and options checked against each backend's config class; no model is loaded."""
-    specs = {stage: BackendSpec(name) for stage, name in factory.DEFAULTS.items()}
-    if not isinstance(backends, LineDict):
-        report(file, line, "backends", "must be a mapping of planner, generator and verifier", backends)
-        return specs
-    for stage, spec in backends.items():
-        at, where = backends.key_lines[stage], f"backends.{stage}"
-        if stage not in STAGES:
-            report(file, at, where, f"unknown stage{did_you_mean(str(stage), STAGES)}")
-            continue
-        if isinstance(spec, str):
-            name, options = spec, {}
-        elif isinstance(spec, LineDict):
-            extra = [key for key in spec if key not in ("name", "options")]
-            for key in extra:
-                report(file, spec.key_lines[key], f"{where}.{key}", "a backend takes only `name` and `options`")
-            if extra:
-                continue
-            name, options = spec.get("name"), spec.get("options") or {}
-            if not isinstance(options, dict):
-                report(file, spec.key_lines.get("options", at), f"{where}.options", "must be a mapping", options)
-                continue
-        else:
-            report(file, at, where, "must be a backend name or {name: ..., options: {...}}", spec)
-            continue
-        if not isinstance(name, str):
-            report(file, at, f"{where}.name", "must be a backend name", name)
-            continue
-        try:
-            factory.check_backend(stage, name)
-        except factory.BackendError as exc:
-            report(file, at, where, str(exc).removeprefix(f"{where}: "))
-            continue
-        options_line = spec.key_lines.get("options", at) if isinstance(spec, LineDict) else at
-        if _check_options(stage, name, options, file, options_line, where, report):
-            specs[stage] = BackendSpec(name, plain(options))
-    return specs
-
-
-def _check_options(stage: str, name: str, options: dict, file: str, line: int, where: str,
-                   report: _Problems) -> bool:
-    try:
-        config_cls = factory.config_class(stage, name)
-    except ImportError as exc:
-        missing = exc.name or str(exc)
-        if missing.startswith(factory.__package__ + "."):
-            why = f"is not part of this songfarm installation (no module {missing})"
-        else:
-            why = f"needs {missing!r}, which is not installed on this machine"
-        report(file, line, where, f"backend {name!r} {why}; its options cannot be checked")
-        return False
-    known = [f.name for f in dataclasses.fields(config_cls)]
-    ok = True
-    for key in options:
-        if key not in known:
-            at = options.key_lines.get(key, line) if isinstance(options, LineDict) else line
-            report(file, at, f"{where}.options.{key}", f"unknown option of {name!r}{did_you_mean(str(key), known)}",
-                   options[key])
-            ok = False
-    if ok:
-        try:
-            factory.build_config(config_cls, options, f"{where}.options")
-        except factory.BackendError as exc:
-            report(file, line, f"{where}.options", str(exc).removeprefix(f"{where}.options: "))
-            ok = False
-    return ok
-
-
-def _check_resources(resources: Any, file: str, line: int, report: _Problems) -> dict[str, StageResources]:
+def _check_resources(resources: Any, file: str, line: int, report: Problems) -> dict[str, StageResources]:
     pools = {stage: StageResources() for stage in STAGES}
     if not isinstance(resources, LineDict):
         report(file, line, "resources", "must be a mapping of planner, generator and verifier", resources)
@@ -502,12 +416,13 @@ def job_to_yaml(job: Job) -> str:
     data: dict[str, Any] = {"name": job.name, "output": job.output}
     if job.s3_endpoint:
         data["s3_endpoint"] = job.s3_endpoint
-    data["defaults"] = {"min_score": job.min_score, "max_attempts": job.max_attempts,
-                        **dataclasses.asdict(job.delivery)}
-    data["backends"] = {stage: {"name": spec.name,
+    settings = settings_dict(job.settings)
+    backends = settings.pop("backends")
+    data["defaults"] = settings  # the render settings, candidates included
+    data["backends"] = {stage: {"name": spec["name"],
                                 "options": {k: "<redacted>" if _SECRET_OPTION.search(k) else v
-                                            for k, v in spec.options.items()}}
-                        for stage, spec in job.backends.items()}
+                                            for k, v in spec["options"].items()}}
+                        for stage, spec in backends.items()}
     data["resources"] = {stage: dataclasses.asdict(pool) for stage, pool in job.resources.items()}
     data["tracks"] = [{k: v for k, v in track.to_dict().items() if v is not None} for track in job.tracks]
     header = f"# The resolved job as run by songfarm (from {job.source or 'a job'}); defaults applied.\n"
@@ -527,11 +442,6 @@ _Dumper.add_representer(str, _represent_str)
 
 
 # --- small helpers ------------------------------------------------------------------------
-
-
-def _shorten(value: Any) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _is_number(value: Any) -> bool:

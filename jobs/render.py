@@ -2,20 +2,33 @@
 
     1. read and check the job file (every problem reported before anything renders);
     2. check the output is writable (a missing bucket or a read-only folder fails here);
-    3. read the manifest already there and pick the tracks to render: those without a
-       row, plus `--rerender` statuses, or all of them with `--force`;
-    4. connect to Ray (a local one sized for this machine, or --address), fit the pools;
-    5. run the farm (pipelines.batch), then write report.html and print a summary.
+    3. take the job's lease (pipelines/delivery/lease.py): one driver at a time per job
+       folder; a second one stops with exit status 3, or with --wait waits its turn;
+    4. read the manifest already there (an unreadable part is named and set aside, and its
+       tracks render again), check every current row's files against one listing (with
+       --verify also their SHA-256), remove files no row points to, and pick the tracks to
+       render: those without a row, those whose files do not verify, those whose request
+       or settings changed since (a different fingerprint; --keep-changed keeps them), plus
+       `--rerender` statuses, or all of them with `--force`;
+    5. connect to Ray (a local one sized for this machine, or --address), fit the pools;
+    6. run the farm (pipelines.farm.driver), then write report.html and print a summary.
 
-Exit status: 0 when every track of the job is delivered (accepted or rejected), 1 when
-some tracks failed, 2 for problems the user can fix (bad job, unwritable output, ...).
+Exit status (also in `songfarm render --help`):
+    0    every track of the job is delivered (accepted or rejected)
+    1    some tracks failed (each has a manifest row with the stage and the error)
+    2    bad input: the job file, an option, an unwritable output
+    3    the store or the cluster is unavailable, or another driver holds the job: retry later
+    130  interrupted (Ctrl-C or SIGTERM); the run's end is recorded as "interrupted"
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
+from typing import Any, Iterable
 
 from ..models.errors import SongfarmError
 from ..models.request import TrackRequest
@@ -39,33 +52,112 @@ def parse_rerender(text: str | None) -> set[str]:
 
 
 def select_tracks(tracks: list[TrackRequest], current: dict[str, dict], rerender: set[str] = frozenset(),
-                  force: bool = False) -> list[TrackRequest]:
+                  force: bool = False, broken: Iterable[str] = frozenset(),
+                  changed: Iterable[str] = frozenset()) -> list[TrackRequest]:
     """The tracks to render: those without a manifest row, those whose current row's status
-    is in `rerender`, or every track with `force`. `current` is manifest.current_rows()."""
+    is in `rerender`, those in `broken` (files that do not verify) or `changed` (a different
+    fingerprint, see changed_tracks), or every track with `force`. `current` is
+    manifest.current_rows()."""
     if force:
         return list(tracks)
-    return [t for t in tracks if t.id not in current or current[t.id]["status"] in rerender]
+    again = set(broken) | set(changed)
+    return [t for t in tracks if t.id not in current or current[t.id]["status"] in rerender or t.id in again]
+
+
+def changed_tracks(tracks: list[TrackRequest], current: dict[str, dict], settings) -> list[str]:
+    """Ids of the tracks whose row was rendered from another request or other settings: the
+    row's `fingerprint` differs from fingerprint(request, settings). Rows without one (older
+    manifests) count as unchanged."""
+    from ..pipelines.core.fingerprint import fingerprint
+
+    out = []
+    for t in tracks:
+        old = (current.get(t.id) or {}).get("fingerprint") or ""
+        if old and old != fingerprint(t, settings):
+            out.append(t.id)
+    return out
+
+
+def id_list(ids: Iterable[str], first: int = 5) -> str:
+    """'a, b, c' or 'a, b, c, d, e and 7 more': track ids for a one-line message."""
+    ids = list(ids)
+    shown = ", ".join(ids[:first])
+    return shown + (f" and {len(ids) - first} more" if len(ids) > first else "")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _catch_sigterm() -> Any:
+    """SIGTERM (a scheduler stopping the job, `kill`) ends the run like Ctrl-C: the farm records
+    it as interrupted and the lease is released. Returns the handler it replaced (None off the
+    main thread, where Python cannot set one). ray.init sets its own, so call again after it."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _set_aside(storage, path: str) -> str:
+    """Move an unreadable manifest part out of manifest/ (kept, for whoever wants to look)."""
+    target = "unreadable/" + path
+    storage.write_bytes(target, storage.read_bytes(path))
+    storage.delete(path)
+    return target
 
 
 def render(args: argparse.Namespace) -> int:
     """Run `args.job` (see the module docstring); returns the exit status."""
-    from ..cluster.connect import connect, disconnect, starts_local_ray
-    from ..cluster.profiles import resolve
-    from ..models.factory import preflight
-    from ..pipelines.batch import Farm, stage_options
-    from ..pipelines.manifest import current_rows
-    from ..pipelines.sink import Sink
-    from ..pipelines.storage import open_storage
-    from .jobfile import job_to_yaml, load_job
-    from .report import write_report
+    from ..pipelines.delivery.lease import Lease
+    from ..pipelines.delivery.storage import open_storage
+    from .jobfile import load_job
 
     rerender = parse_rerender(getattr(args, "rerender", ""))
     job = load_job(args.job, output=getattr(args, "output", None), s3_endpoint=getattr(args, "s3_endpoint", None))
     storage = open_storage(job.location, s3_endpoint=job.s3_endpoint)
     storage.check_writable()
-    current = current_rows(storage)
-    todo = select_tracks(job.tracks, current, rerender, bool(getattr(args, "force", False)))
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    previous = _catch_sigterm()
+    lease = Lease(storage, command=f"songfarm render {args.job}", log=say)
+    try:
+        lease.acquire(wait=bool(getattr(args, "wait", False)))
+        return _render_held(args, job, storage, lease, rerender, say)
+    finally:
+        lease.release()  # nothing to do when it was never taken
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _render_held(args: argparse.Namespace, job, storage, lease, rerender: set[str], say) -> int:
+    """Steps 4-6 of the module docstring, with the job's lease held."""
+    from ..cluster.connect import connect, disconnect, starts_local_ray
+    from ..cluster.profiles import resolve
+    from ..models.factory import preflight
+    from ..pipelines.delivery.manifest import read_manifest_parts
+    from ..pipelines.delivery.sink import Sink
+    from ..pipelines.delivery.verify import verify_rows
+    from ..pipelines.farm.driver import Farm
+    from .jobfile import job_to_yaml
+    from .report import write_report
+
+    manifest = read_manifest_parts(storage)
+    for part in manifest.bad_parts:
+        say(f"songfarm: {part.line()}; set aside as {_set_aside(storage, part.path)}")
+    current = manifest.current()
+    history = manifest.table.to_pylist()
+    check = verify_rows(storage, current, rehash=bool(getattr(args, "verify", False)), history=history)
+    broken = sorted(check.broken_tracks)
+    if broken:
+        say(f"songfarm: {len(broken)} tracks whose files do not match their manifest rows render again: "
+            f"{id_list(broken)}")
+    _remove_orphans(storage, check.orphans, say, "left by an earlier run")
+    changed = changed_tracks(job.tracks, current, job.settings)
+    keep_changed = bool(getattr(args, "keep_changed", False))
+    if changed:
+        say(f"songfarm: {len(changed)} tracks changed since they were rendered ({id_list(changed)}): "
+            + ("old renders kept (--keep-changed)" if keep_changed else "rendering them again"))
+    todo = select_tracks(job.tracks, current, rerender, bool(getattr(args, "force", False)), broken,
+                         [] if keep_changed else changed)
     say(f"songfarm: job {job.name}: {len(job.tracks)} tracks, {len(job.tracks) - len(todo)} already in the "
         f"manifest, {len(todo)} to render → {storage.location}")
 
@@ -75,25 +167,30 @@ def render(args: argparse.Namespace) -> int:
             # A local cluster sees the same files as this process: a missing checkpoint or a
             # bad option fails here in a second, with one line, before Ray starts. (On a remote
             # cluster the paths are the workers'; Farm.run reports the same error from there.)
-            for stage, spec in job.backends.items():
-                preflight(stage, spec.name, stage_options(job, stage))
+            for stage, spec in job.settings.backends.items():
+                preflight(stage, spec.name, job.settings.stage_options(stage))
         t0 = time.perf_counter()
         cluster = connect(address)
+        _catch_sigterm()  # ray.init replaced ours with one that exits without cleaning up
         try:
-            gpu_stages = tuple(s for s, spec in job.backends.items() if spec.name in GPU_BACKENDS)
+            gpu_stages = tuple(s for s, spec in job.settings.backends.items() if spec.name in GPU_BACKENDS)
             job.resources, notes = resolve(job.resources, cluster.cpus, cluster.gpus, gpu_stages)
             for note in notes:
                 say(f"songfarm: {note}")
-            sink = Sink(storage, job.name, job.delivery)
+            sink = Sink(storage, job.name, job.settings.delivery)
             sink.write_job_yaml(job_to_yaml(job))
-            result = Farm(job, sink).run(todo, progress_extra={"total": len(job.tracks),
-                                                               "skipped": len(job.tracks) - len(todo)})
+            result = Farm(job, sink, lease=lease).run(todo, progress_extra={"total": len(job.tracks),
+                                                                            "skipped": len(job.tracks) - len(todo)})
         finally:
             disconnect(cluster)
         say(f"songfarm: rendered {len(todo)} tracks in {time.perf_counter() - t0:.1f} s "
             f"(Ray start {cluster.start_s:.1f} s, {result.rounds} rounds)")
 
-    rows = current_rows(storage)
+    final = read_manifest_parts(storage)
+    rows = final.current()
+    if todo:
+        orphans = verify_rows(storage, rows, rehash=False, history=final.table.to_pylist()).orphans
+        _remove_orphans(storage, orphans, say, "takes this run replaced before any row named them")
     report_uri = write_report(storage, job, rows)
     counts = {s: sum(1 for t in job.tracks if rows.get(t.id, {}).get("status") == s) for s in RERENDER_STATUSES}
     missing = sum(1 for t in job.tracks if t.id not in rows)
@@ -105,3 +202,14 @@ def render(args: argparse.Namespace) -> int:
             print(f"  failed {t.id}: {row['error_stage']}: {row['error']}")
     print(f"report: {report_uri}")
     return 1 if counts["failed"] or missing else 0
+
+
+def _remove_orphans(storage, orphans: list[str], say, why: str) -> None:
+    """Delete files no manifest row (current or older) points to: takes written by a run that
+    was killed before their row, or replaced by a better take before any row named them.
+    Only the lease holder may, so no other run is between writing a file and its row."""
+    if not orphans:
+        return
+    for path in orphans:
+        storage.delete(path)
+    say(f"songfarm: removed {len(orphans)} files no manifest row points to ({why}): {id_list(orphans, 3)}")

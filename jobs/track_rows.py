@@ -1,12 +1,19 @@
-"""Track rows read from YAML, JSONL and CSV with their line numbers, and checked one by one.
+"""Track rows read from JSONL and CSV with their line numbers, and checked one by one.
 
-`jobs/jobfile.py` reads a job through these functions. Nothing here raises for bad
-input: every problem goes to a `report(file, line, field, message, value)` callable so
-a job file can list all of its problems at once. Line numbers are 1-based:
+`jobs/jobfile.py` reads a job through these functions (YAML, file reading and the problem
+reporting live in pipelines/core/settings_file.py, shared with the Serve config). Nothing
+here raises for bad input: every problem goes to a `report(file, line, field, message,
+value)` callable so a job file can list all of its problems at once. Line numbers are
+1-based:
 
     YAML   the line of the key (or of the row's mapping when the field is missing)
     JSONL  the line of the row
-    CSV    the line where the row starts (a quoted cell may span lines)
+    CSV    the line where the row starts; for a quoted cell that runs across lines when
+           it should not (a missing closing quote), the line where the quote opened
+
+Parsing is strict, so a typo cannot turn into a different job: a CSV row must have as
+many cells as the header names, a quote left open is an error rather than a cell that
+swallows the rest of the file, and a JSON object may not give a key twice.
 
 SongGeneration's JSONL names (`idx`, `descriptions`, `gt_lyric`, `prompt_audio_path`)
 are aliases handled by `TrackRequest.from_dict`. Its `auto_prompt_audio_type` ("Pop",
@@ -18,20 +25,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import difflib
+import functools
 import io
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
-
-import yaml
+from typing import Any
 
 from ..models.request import ALIASES, RequestError, TrackRequest
-
-# report(file, line, field, message, value) — value is left out of the message when it is NO_VALUE.
-Report = Callable[..., None]
-NO_VALUE = object()
+from ..pipelines.core.settings_file import Report, did_you_mean
 
 REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(TrackRequest))
 SONGGENERATION_STYLE = "auto_prompt_audio_type"
@@ -55,117 +56,6 @@ class Row:
         return self.key_lines.get(key, self.line)
 
 
-# --- YAML with line numbers -------------------------------------------------------------
-
-
-class LineDict(dict):
-    """A YAML mapping that remembers its own line and the line of each key (1-based)."""
-
-    line: int = 0
-    key_lines: dict
-
-
-class LineList(list):
-    """A YAML sequence that remembers its own line and the line of each item (1-based)."""
-
-    line: int = 0
-    item_lines: list
-
-
-class _LineLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, building LineDict/LineList and noting duplicate keys
-    (which PyYAML would otherwise resolve silently to the last value)."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self.duplicate_keys: list[tuple[int, Any, int]] = []  # (line, key, line of the first)
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
-    loader.flatten_mapping(node)  # applies `<<: *anchor` merges
-    mapping = LineDict()
-    mapping.line = node.start_mark.line + 1
-    mapping.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark)
-        line = key_node.start_mark.line + 1
-        if key in mapping:
-            loader.duplicate_keys.append((line, key, mapping.key_lines[key]))
-        mapping[key] = loader.construct_object(value_node, deep=True)
-        mapping.key_lines[key] = line
-    return mapping
-
-
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
-    seq = LineList(loader.construct_object(child, deep=True) for child in node.value)
-    seq.line = node.start_mark.line + 1
-    seq.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return seq
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-
-
-def plain(value: Any) -> Any:
-    """LineDict/LineList → dict/list, all the way down, for values kept in the Job."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
-def parse_yaml(text: str, file: str, report: Report) -> Any:
-    """YAML text → LineDict/LineList/scalars, or None after reporting a syntax error."""
-    loader = _LineLoader(text)
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        # PyYAML marks where it noticed the problem and, for unclosed things, where they began.
-        problem, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
-        mark = problem or context
-        line = mark.line + 1 if mark is not None else None
-        begun = f" (begun at line {context.line + 1})" if problem and context and context.line != problem.line else ""
-        parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
-        message = " ".join(str(p) for p in parts if p) or str(exc)
-        report(file, line, "yaml", f"invalid YAML: {message}{begun}")
-        return None
-    finally:
-        loader.dispose()
-    for line, key, first in loader.duplicate_keys:
-        report(file, line, str(key), f"given twice in one mapping (first at line {first}); YAML keeps only the last")
-    return data
-
-
-# --- reading files ------------------------------------------------------------------------
-
-
-def read_text(path: Path, file: str, report: Report, line: int | None = None, where: str = "file") -> str | None:
-    """A UTF-8 file's text (a leading BOM is dropped), or None after reporting why not.
-
-    `line` and `where` place the problem: a referenced file's problems that are not about
-    its content are reported at the line that references it.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        report(file, line, where, f"cannot read {path} ({exc.strerror or exc})")
-        return None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        bad_line = data[: exc.start].count(b"\n") + 1
-        report(str(path), bad_line, "encoding",
-               f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}; save the file as UTF-8")
-        return None
-
-
 def rows_from_jsonl(text: str, file: str, report: Report) -> list[Row]:
     """One JSON object per line (SongGeneration's format); blank lines are skipped."""
     rows = []
@@ -173,34 +63,66 @@ def rows_from_jsonl(text: str, file: str, report: Report) -> list[Row]:
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
+        repeated: list[str] = []
         try:
-            data = json.loads(line)
+            data = json.loads(line, object_pairs_hook=functools.partial(_json_object, repeated=repeated))
         except json.JSONDecodeError as exc:
             report(file, number, "json", f"invalid JSON: {exc.msg} at column {exc.colno}")
             continue
-        if not isinstance(data, dict):
-            report(file, number, "json", "each line must be one JSON object like {\"idx\": ..., \"descriptions\": ...}",
-                   data)
+        except (ValueError, RecursionError) as exc:  # a 5000-digit number, arrays nested 10**5 deep
+            report(file, number, "json", f"invalid JSON: cannot read it ({type(exc).__name__})")
             continue
-        rows.append(Row(file, number, data))
+        for key in dict.fromkeys(repeated):
+            report(file, number, key, "given twice in one JSON object; JSON keeps only the last")
+        if not isinstance(data, dict):
+            report(file, number, "json", "each line must be one JSON object like {\"idx\": ..., \"descriptions\": ...}"
+                   f" (found {_json_kind(data)})")
+            continue
+        if not repeated:
+            rows.append(Row(file, number, data))
     return rows
+
+
+def _json_object(pairs: list[tuple[str, Any]], repeated: list[str]) -> dict[str, Any]:
+    """json's object_pairs_hook: a dict, noting each key given more than once."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            repeated.append(key)
+        data[key] = value
+    return data
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "true/false", type(None): "null"}.get(type(value), "a number")
 
 
 def rows_from_csv(text: str, file: str, report: Report) -> list[Row]:
     """A header row naming request fields (`id,prompt,...`), then one track per row.
 
     Empty cells are left out (the job's defaults apply); numeric columns are converted.
-    Unknown or repeated columns are reported once, at the header.
+    Unknown or repeated columns are reported once, at the header. Every row must have the
+    header's number of cells; a quoted cell may span lines (lyrics), but one that makes its
+    row malformed, or never closes, is reported at the line where its quote opened.
     """
-    reader = csv.reader(io.StringIO(text, newline=""))
+    lines = io.StringIO(text, newline="").readlines()  # the lines csv counts in line_num
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except StopIteration:
         return []
     except csv.Error as exc:
-        report(file, 1, "csv", f"invalid CSV: {exc}")
+        _csv_error(exc, lines, 1, reader.line_num, file, report)
         return []
     header = [h.strip() for h in header]
+    present = {ALIASES.get(name, name) for name in header}
+    missing = [f for f in ("id", "prompt") if f not in present]
+    if missing:
+        # One problem, and the header is not echoed: in a file that is not a track CSV at
+        # all, its "columns" are just its first line.
+        report(file, 1, "header", f"no {' or '.join(repr(m) for m in missing)} column; the header row must name "
+               "the columns, e.g. id,prompt,duration_s")
+        return []
     columns: list[str | None] = []  # per position: the column name, or None when it is skipped
     seen: set[str] = set()
     for position, name in enumerate(header, start=1):
@@ -215,11 +137,6 @@ def rows_from_csv(text: str, file: str, report: Report) -> list[Row]:
         else:
             seen.add(canonical)
             columns.append(name)
-    missing = [f for f in ("id", "prompt") if f not in seen]
-    if missing:
-        report(file, 1, "header", f"no {' or '.join(repr(m) for m in missing)} column; the header row must name "
-               "the columns, e.g. id,prompt,duration_s", ",".join(header))
-        return []
 
     rows = []
     row_start = reader.line_num + 1
@@ -229,14 +146,22 @@ def rows_from_csv(text: str, file: str, report: Report) -> list[Row]:
         except StopIteration:
             break
         except csv.Error as exc:
-            report(file, row_start, "csv", f"invalid CSV: {exc}")
+            _csv_error(exc, lines, row_start, reader.line_num, file, report)
             break
         start, row_start = row_start, reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue
-        if len(cells) > len(columns):
-            report(file, start, "row", f"{len(cells)} cells but the header names {len(columns)} columns",
-                   cells[len(columns):])
+        if len(cells) != len(columns):
+            opened, _ = _quotes(lines, start, reader.line_num)
+            if opened is not None:
+                report(file, opened, "csv", f"a quoted cell opened on this line runs on to line {reader.line_num}, "
+                       f"leaving its row {len(cells)} cells for the header's {len(columns)}: is a closing quote "
+                       "missing?")
+            else:
+                report(file, start, "row", f"{len(cells)} cells but the header names {len(columns)} columns"
+                       + (" (leave a cell empty with ',,' rather than leaving it out)" if len(cells) < len(columns)
+                          else ""))
+            continue
         data: dict[str, Any] = {}
         for name, cell in zip(columns, cells):
             cell = cell.strip()
@@ -254,6 +179,42 @@ def rows_from_csv(text: str, file: str, report: Report) -> list[Row]:
                 data[name] = number
         rows.append(Row(file, start, data))
     return rows
+
+
+def _csv_error(exc: csv.Error, lines: list[str], start: int, end: int, file: str, report: Report) -> None:
+    """A csv.Error in the row from line `start` to line `end`: an unclosed quote is placed
+    where it opened (the csv module only knows where it gave up)."""
+    opened, open_at_eof = _quotes(lines, start, len(lines))
+    if opened is not None and opened <= end:
+        until = "the end of the file" if open_at_eof else f"line {end}"
+        report(file, opened, "csv", f"a quoted cell opened on this line runs on to {until} ({exc}): "
+               "is a closing quote missing?")
+    else:
+        report(file, start, "csv", f"invalid CSV: {exc}")
+
+
+def _quotes(lines: list[str], start: int, end: int) -> tuple[int | None, bool]:
+    """Scanning lines `start`..`end` (1-based) as csv does: the line where the first quoted
+    cell still open at the end of its line began (None: no cell spans lines), and whether a
+    quoted cell is still open after line `end`."""
+    quoted, opened, first = False, None, None
+    for number in range(start, min(end, len(lines)) + 1):
+        line, i, at_cell_start = lines[number - 1], 0, not quoted
+        while i < len(line):
+            char = line[i]
+            if quoted:
+                if char == '"':
+                    if line[i + 1:i + 2] == '"':
+                        i += 1  # "" is a quote inside the cell
+                    else:
+                        quoted = False
+            elif char == '"' and at_cell_start:
+                quoted, opened = True, number
+            at_cell_start = not quoted and char == ","
+            i += 1
+        if quoted and first is None:
+            first = opened
+    return first, quoted
 
 
 def _number(cell: str, convert: type) -> int | float | None:
@@ -329,12 +290,3 @@ def check_row(row: Row, defaults: dict[str, Any], report: Report) -> TrackReques
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
-
-
-def did_you_mean(name: str, known: tuple[str, ...] | list[str], extra: tuple[str, ...] = ()) -> str:
-    """"; did you mean 'x'?" for a likely typo, else the known names. `extra` names
-    (aliases) may be suggested but are not listed."""
-    close = difflib.get_close_matches(name, list(known) + list(extra), n=1)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f" (known: {', '.join(known)})"

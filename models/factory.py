@@ -71,6 +71,11 @@ def config_class(stage: str, name: str) -> type:
     return _load(stage, name)[0]
 
 
+def backend_version(stage: str, name: str) -> str:
+    """The backend class's `version`, without loading a model (a request fingerprint's input)."""
+    return str(_load(stage, name)[1].version)
+
+
 def preflight(stage: str, name: str | None = None, options: dict[str, Any] | None = None,
               checkpoints: bool = True) -> None:
     """Every check of a backend spec that needs no model loaded: the name, each option, and

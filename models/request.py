@@ -12,10 +12,13 @@ import dataclasses
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import SongfarmError
+from .planners import fields as plannable
+from .settings import CANDIDATES
 
 # Limits a studio would expect; a job's `defaults` cannot exceed them.
 MIN_DURATION_S = 2.0
@@ -24,11 +27,20 @@ MAX_CANDIDATES = 16
 MAX_PROMPT_CHARS = 4000
 MAX_LYRICS_CHARS = 20000
 MAX_ID_CHARS = 128
+# A file name is at most 255 bytes on common file systems: audio/<track_id>.flac must fit
+# (128 CJK characters are 384 bytes in UTF-8).
+MAX_ID_BYTES = 240
+MIN_BPM = 30.0
+MAX_BPM = 300.0
 DEFAULT_DURATION_S = 30.0  # when neither the request nor its prompt gives a length
 
-# Track ids become file names (audio/<track_id>.flac): letters, digits and . _ - only,
-# not starting with a dot, bounded length. CJK letters are allowed (\w is Unicode-aware).
-_SAFE_ID = re.compile(r"^(?!\.)[\w.\-]{1,128}$")
+# Track ids and job names become file and folder names (audio/<track_id>.flac): letters,
+# digits and . _ - only, not starting with a dot, bounded length. CJK letters are allowed
+# (\w is Unicode-aware); whitespace and control characters, a trailing newline included,
+# are not (fullmatch: `$` would let "abc\n" through).
+_SAFE_ID = re.compile(rf"(?!\.)[\w.\-]{{1,{MAX_ID_CHARS}}}")
+ID_RULE = (f"use letters, digits, '.', '_' or '-', at most {MAX_ID_CHARS} characters ({MAX_ID_BYTES} bytes "
+           "in UTF-8), not starting with '.', no path separators, '..', spaces or control characters")
 
 ALIASES = {
     "idx": "id",
@@ -64,8 +76,16 @@ class RequestError(SongfarmError, ValueError):
         super().__init__("; ".join(str(e) for e in errors))
 
 
+def normalise_name(name: str) -> str:
+    """A track id or job name in Unicode NFC, the form it is checked and stored in: `café`
+    typed on macOS (NFD, e + combining accent) and elsewhere (NFC) is one name, one file."""
+    return unicodedata.normalize("NFC", name)
+
+
 def safe_track_id(track_id: str) -> bool:
-    return bool(_SAFE_ID.match(track_id)) and ".." not in track_id
+    """Whether `track_id` (already NFC, see normalise_name) can be a file or folder name."""
+    return (isinstance(track_id, str) and _SAFE_ID.fullmatch(track_id) is not None and ".." not in track_id
+            and len(track_id.encode("utf-8")) <= MAX_ID_BYTES)
 
 
 @dataclass
@@ -75,7 +95,7 @@ class TrackRequest:
     lyrics: str | None = None  # with [verse]/[chorus]-style section tags
     duration_s: float | None = None  # target length in seconds; None → stated in the prompt, else 30
     seed: int = 0  # the track seed; re-render seeds derive from it (take_seed)
-    candidates: int = 1  # takes rendered per attempt; the verifier keeps the best
+    candidates: int = CANDIDATES  # takes rendered per attempt; the verifier keeps the best
     # Explicit overrides: win over anything the planner reads in the prompt.
     bpm: float | None = None
     key: str | None = None  # "F# minor", "Eb", "a小调"
@@ -118,9 +138,10 @@ class TrackRequest:
         errors: list[FieldError] = []
         if isinstance(self.id, int) and not isinstance(self.id, bool):
             self.id = str(self.id)
-        if not isinstance(self.id, str) or not safe_track_id(self.id):
-            errors.append(FieldError("id", self.id, "track ids become file names: use letters, digits, '.', '_' "
-                                     f"or '-', at most {MAX_ID_CHARS} characters, no path separators or '..'"))
+        if isinstance(self.id, str):
+            self.id = normalise_name(self.id)
+        if not safe_track_id(self.id):
+            errors.append(FieldError("id", self.id, f"track ids become file names: {ID_RULE}"))
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             errors.append(FieldError("prompt", self.prompt, "prompt must be non-empty text"))
         elif len(self.prompt) > MAX_PROMPT_CHARS:
@@ -145,23 +166,29 @@ class TrackRequest:
         else:
             self.candidates = int(self.candidates)
         if self.bpm is not None:
-            if not _is_number(self.bpm) or not 30 <= float(self.bpm) <= 300:
-                errors.append(FieldError("bpm", self.bpm, "must be a number in [30, 300]"))
+            if not _is_number(self.bpm) or not MIN_BPM <= float(self.bpm) <= MAX_BPM:
+                errors.append(FieldError("bpm", self.bpm, f"must be a number in [{MIN_BPM:g}, {MAX_BPM:g}]"))
             else:
                 self.bpm = float(self.bpm)
         for name in ("key", "time_signature", "genre", "reference_audio"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 errors.append(FieldError(name, value, "must be text"))
-        if self.time_signature is not None and isinstance(self.time_signature, str):
-            if not re.match(r"^(2|3|4|5|6|7|9|12)/(2|4|8)$", self.time_signature.strip()):
-                errors.append(FieldError("time_signature", self.time_signature, "must look like 3/4, 4/4 or 6/8"))
+        # What the planner reads in key, time_signature and instruments: its own rules
+        # (models/planners/fields.py), so a value that passes here also plans.
+        if isinstance(self.key, str):
+            errors += _plannable("key", self.key, plannable.read_key)
+        if isinstance(self.time_signature, str):
+            errors += _plannable("time_signature", self.time_signature, plannable.read_time_signature)
         for name in ("moods", "instruments"):
             value = getattr(self, name)
             if isinstance(value, str):
                 setattr(self, name, [v.strip() for v in re.split(r"[,，、]", value) if v.strip()])
             elif value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                 errors.append(FieldError(name, value, "must be a list of text"))
+        if isinstance(self.instruments, list) and all(isinstance(v, str) for v in self.instruments):
+            for word in self.instruments:
+                errors += _plannable("instruments", word, plannable.read_instrument)
         return errors
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,6 +210,14 @@ def take_seed(track_seed: int, attempt: int, candidate: int) -> int:
         return int(track_seed)
     digest = hashlib.sha256(f"{int(track_seed)}:{attempt}:{candidate}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
+
+
+def _plannable(name: str, value: str, read) -> list[FieldError]:
+    try:
+        read(value)
+    except ValueError as exc:
+        return [FieldError(name, value, str(exc))]
+    return []
 
 
 def _is_number(value: Any) -> bool:

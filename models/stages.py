@@ -10,9 +10,12 @@ Batch columns (one row per track until the generator, one row per take after it)
     track_id     str    the request id
     request      str    TrackRequest JSON
     attempt      int    0-based re-render round
+    seeds        str    JSON list of the round's take seeds, one per candidate (models.request.take_seed)
     status       str    "ok", or "failed" once any stage raised for this row
     error        str    the exception message of the failing stage ("" when ok)
     error_stage  str    "planner" / "generator" / "verifier" ("" when ok)
+    error_field  str    the request field a user error names ("" otherwise)       (errors as data:
+    error_value  str    that field's bad value as JSON ("" when none)              never parsed from text)
     plan         str    SongPlan JSON                            (added by the planner)
     plan_s       float  planner wall seconds for this row
     candidate    int    take index within the attempt (-1 on a failed row; generator)
@@ -36,12 +39,14 @@ go on (Ray Data drops a whole block when a batch raises; DESIGN.md §7).
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from typing import Any
 
 import numpy as np
 
+from .errors import SongfarmError
 from .plan import SongPlan
 from .request import TrackRequest, take_seed
 from .take import Take, decode_audio, encode_audio, pack_stems
@@ -50,14 +55,21 @@ from .verdict import Verdict
 Batch = dict[str, np.ndarray]
 
 
-def _rows(batch: Batch) -> list[dict[str, Any]]:
+def rows_of(batch: Batch) -> list[dict[str, Any]]:
+    """A numpy batch → rows of plain Python values (numpy scalars unwrapped). The one codec
+    between rows and batches, with `batch_of`: stages, the farm, Serve and the benchmark use it."""
     n = len(next(iter(batch.values()))) if batch else 0
-    return [{k: v[i] for k, v in batch.items()} for i in range(n)]
+    return [{k: _plain(v[i]) for k, v in batch.items()} for i in range(n)]
 
 
-def _columns(rows: list[dict[str, Any]], like: Batch) -> Batch:
-    """Rows back to columns; keeps every column of `like` even when `rows` is empty."""
-    names = list(like.keys())
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def batch_of(rows: list[dict[str, Any]], like: Batch | None = None) -> Batch:
+    """Rows → a numpy batch: bool / int64 / float64 columns where every value is one, object
+    columns otherwise; keeps every column of `like` even when `rows` is empty."""
+    names = list((like or {}).keys())
     for r in rows:
         for k in r:
             if k not in names:
@@ -82,9 +94,23 @@ def _fail(row: dict[str, Any], stage: str, exc: BaseException) -> None:
     row["status"] = "failed"
     row["error"] = f"{type(exc).__name__}: {exc}"
     row["error_stage"] = stage
+    field, value = error_field(exc)
+    row["error_field"], row["error_value"] = field, "" if value is None else json.dumps(value, default=str)
     # Keep the traceback in the worker's log; the manifest gets the one-line message.
     # (print_exception, not print_exc: batched generators hand over exceptions already caught.)
     traceback.print_exception(exc)
+
+
+def error_field(exc: BaseException) -> tuple[str, Any]:
+    """(request field, bad value) of a user error: RequestError's first FieldError, a
+    SongfarmError's `field` / `value` ("request" when it names none); ("", None) for
+    anything else, which is the backend's failure, not the user's."""
+    errors = getattr(exc, "errors", None)
+    if errors:
+        return str(errors[0].field), errors[0].value
+    if isinstance(exc, SongfarmError):  # the user's to fix, whether or not it names a field
+        return str(getattr(exc, "field", "") or "request"), getattr(exc, "value", None)
+    return "", None
 
 
 def _ok(row: dict[str, Any]) -> bool:
@@ -96,9 +122,12 @@ def _str(value: Any) -> str:
 
 
 def new_row(request: TrackRequest, attempt: int = 0) -> dict[str, Any]:
-    """The first columns of a track's row, as the pipeline feeds them to the planner."""
+    """The first columns of a track's row in round `attempt`, as the planner gets them; the
+    seeds of the round's candidates come from models.request.take_seed."""
+    seeds = [take_seed(request.seed, attempt, c) for c in range(request.candidates)]
     return {"track_id": request.id, "request": request.to_json(), "attempt": int(attempt),
-            "status": "ok", "error": "", "error_stage": ""}
+            "seeds": json.dumps(seeds), "status": "ok", "error": "", "error_stage": "",
+            "error_field": "", "error_value": ""}
 
 
 class Planner:
@@ -111,11 +140,13 @@ class Planner:
         raise NotImplementedError
 
     def __call__(self, batch: Batch) -> Batch:
-        rows = _rows(batch)
+        rows = rows_of(batch)
         for row in rows:
             row.setdefault("status", "ok")
             row.setdefault("error", "")
             row.setdefault("error_stage", "")
+            row.setdefault("error_field", "")
+            row.setdefault("error_value", "")
             row["plan"] = ""
             row["plan_s"] = 0.0
             if not _ok(row):
@@ -126,7 +157,7 @@ class Planner:
             except Exception as exc:  # one bad row must not kill the batch
                 _fail(row, "planner", exc)
             row["plan_s"] = time.perf_counter() - t0
-        return _columns(rows, batch)
+        return batch_of(rows, batch)
 
 
 class Generator:
@@ -160,7 +191,7 @@ class Generator:
         """Track rows → take rows. `audio_encoding` is how each take's audio travels on:
         "flac" (the farm: small in the object store) or "pcm" (Serve: no encode or decode
         on one request's critical path); see models/take.py."""
-        rows = _rows(batch)
+        rows = rows_of(batch)
         work: dict[int, tuple[SongPlan, TrackRequest, list[int], int]] = {}  # row index → one track's work
         for i, row in enumerate(rows):
             if _ok(row):
@@ -168,7 +199,8 @@ class Generator:
                     request = TrackRequest.from_json(_str(row["request"]))
                     plan = SongPlan.from_json(_str(row["plan"]))
                     attempt = int(row["attempt"])
-                    seeds = [take_seed(request.seed, attempt, c) for c in range(request.candidates)]
+                    seeds = [int(s) for s in json.loads(_str(row["seeds"]))] if row.get("seeds") else \
+                        [take_seed(request.seed, attempt, c) for c in range(request.candidates)]
                     work[i] = (plan, request, seeds, attempt)
                 except Exception as exc:
                     _fail(row, "generator", exc)
@@ -185,7 +217,7 @@ class Generator:
                 _fail(row, "generator", result)
             out.append({**row, "candidate": -1, "seed": -1, "audio": b"", "sample_rate": 0, "duration_s": 0.0,
                         "midi": b"", "stems": b"", "generator": self.name, "model": "", "generate_s": 0.0})
-        return _columns(out, batch)
+        return batch_of(out, batch)
 
     def take_columns(self, take: Take, seconds: float, audio_encoding: str = "flac") -> dict[str, Any]:
         return {
@@ -212,7 +244,7 @@ class Verifier:
         raise NotImplementedError
 
     def __call__(self, batch: Batch) -> Batch:
-        rows = _rows(batch)
+        rows = rows_of(batch)
         for row in rows:
             row["verdict"], row["score"], row["accepted"], row["verify_s"] = "", 0.0, False, 0.0
             if not _ok(row):
@@ -230,4 +262,4 @@ class Verifier:
             except Exception as exc:
                 _fail(row, "verifier", exc)
             row["verify_s"] = time.perf_counter() - t0
-        return _columns(rows, batch)
+        return batch_of(rows, batch)

@@ -186,7 +186,8 @@ def percussion_bar(groove: Groove, metre: Metre, bar: Bar, rng: np.random.Genera
     for voice, patterns in groove.items():
         pattern = fit_pattern(patterns, metre) or beat_pattern(metre)
         for pos, _gap, ch in hits(pattern):
-            out.append((bar.start_q + pos, 0.25, DRUM_KEYS[voice], velocity(base_vel, ACCENTS.get(ch, 0.8), bar.energy, rng)))
+            vel = velocity(base_vel, ACCENTS.get(ch, 0.8), bar.energy, rng)
+            out.append((bar.start_q + pos, 0.25, DRUM_KEYS[voice], vel))
     return out
 
 
@@ -289,7 +290,8 @@ def comp_bar(comp: Comping, metre: Metre, bar: Bar, rng: np.random.Generator, ba
             dur = max(0.08, gap * comp.gate)
         accent = ACCENTS.get(ch, 0.8)
         if sequence is not None:
-            out.append((start, dur, sequence[k % len(sequence)], velocity(base_vel, accent * (1.0 if pos == 0 else 0.9), e, rng)))
+            vel = velocity(base_vel, accent * (1.0 if pos == 0 else 0.9), e, rng)
+            out.append((start, dur, sequence[k % len(sequence)], vel))
         elif comp.kind == "strum":
             strings = voicing if ch != "U" else voicing[::-1][:4]
             for i, p in enumerate(strings):

@@ -397,7 +397,7 @@ def _write_pad(part: Part, style: Style, metre: Metre, bars: list[Bar], tonic_pc
         vel = velocity(int(style.velocity * 0.75), 0.8, bar.energy)
         restrike = bar.section_start or (kind == "sustain" and voicing != prev)
         held = {} if restrike else {p: k for p, k in sounding.items() if p in voicing}
-        for p, k in held.items():  # tones that carry on: keep holding
+        for k in held.values():  # tones that carry on: keep holding
             s, d, pitch, v = out[k]
             out[k] = (s, d + bar.length_q, pitch, v)
         sounding = dict(held)

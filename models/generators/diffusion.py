@@ -59,7 +59,6 @@ class DiffusionConfig:
     max_batch: int = 8  # waveforms per pipeline call at most; out-of-memory halves it further
     lyrics: bool = True  # pass the plan's lyrics to models that sing (ACE-Step)
     target_lufs: float = loudness.TARGET_LUFS  # integrated loudness of every take
-    num_gpus: float = 1.0  # GPU share each actor / replica asks Ray for (fractional allowed)
 
     def __post_init__(self) -> None:
         if self.pipeline not in ("auto", *PIPELINES.values()):
@@ -74,8 +73,6 @@ class DiffusionConfig:
             raise ValueError(f"window_s={self.window_s!r}, crossfade_s={self.crossfade_s!r}: must not be negative")
         if not (isinstance(self.max_batch, int) and self.max_batch >= 1):
             raise ValueError(f"max_batch={self.max_batch!r}: must be a positive integer")
-        if not 0 <= float(self.num_gpus) <= 8:
-            raise ValueError(f"num_gpus={self.num_gpus!r}: must be in [0, 8]")
 
 
 @dataclass

@@ -57,7 +57,8 @@ def make_rhythm(metre: Metre, style: MelodyStyle, rng: np.random.Generator) -> l
                 onsets.append(pos + 0.25)
     onsets = sorted(set(onsets))
     if len(onsets) < 2:  # at least a downbeat and the middle of the bar
-        onsets = sorted(set(onsets) | {0.0, metre.groups[0] * metre.beat_q if len(metre.groups) > 1 else metre.bar_q / 2})
+        middle = metre.groups[0] * metre.beat_q if len(metre.groups) > 1 else metre.bar_q / 2
+        onsets = sorted(set(onsets) | {0.0, middle})
     ends = onsets[1:] + [metre.bar_q]
     rhythm = []
     for i, (a, b) in enumerate(zip(onsets, ends)):

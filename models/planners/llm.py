@@ -86,7 +86,6 @@ class LLMPlannerConfig:
     trust_stated: bool = True  # keep what the rules planner read as stated in the prompt if the model disagrees
     model_sections: bool = True  # use the model's sections when they are valid and fit the length
     rules_options: dict[str, Any] = field(default_factory=dict)  # options of the rules planner that repairs answers
-    num_gpus: float = 0.5  # GPU share each actor / replica asks Ray for (fractional allowed)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.max_new_tokens, int) and 16 <= self.max_new_tokens <= 8192):

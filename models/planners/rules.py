@@ -21,10 +21,10 @@ from .. import theory
 from ..errors import SongfarmError
 from ..instruments import INSTRUMENTS
 from ..plan import SongPlan, Source
-from ..request import DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, TrackRequest
+from ..request import DEFAULT_DURATION_S, MAX_BPM, MAX_DURATION_S, MIN_BPM, MIN_DURATION_S, TrackRequest
 from ..stages import Planner
 from ..styles import STYLE_NAMES
-from . import harmony, lexicon, parse, structure
+from . import fields, harmony, lexicon, parse, structure
 from .lyrics import parse_lyrics
 
 
@@ -49,7 +49,7 @@ class RulesPlannerConfig:
 
 
 # The lexicon compiled once at import.
-_INSTRUMENTS = parse.Vocabulary([words for words, _ in lexicon.INSTRUMENT_WORDS], plural=True)
+_INSTRUMENTS = fields.INSTRUMENT_VOCABULARY
 _GENRES = parse.Vocabulary([g.words for g in lexicon.GENRES])
 _MOODS = parse.Vocabulary([m.words for m in lexicon.MOODS])
 _TEMPO_TERMS = parse.Vocabulary([t.words for t in lexicon.TEMPO_TERMS])
@@ -247,7 +247,11 @@ class RulesPlanner(Planner):
     def _metre(self, request, text, genre_entry, sources, conflicts) -> tuple[int, int]:
         stated = parse.find_metre(text)
         if request.time_signature:
-            beats, unit = (int(v) for v in request.time_signature.strip().split("/"))
+            try:
+                beats, unit = fields.read_time_signature(request.time_signature)
+            except ValueError as exc:
+                raise PlanError(f"request.time_signature={request.time_signature!r}: {exc}", field="time_signature",
+                                value=request.time_signature) from None
             if stated and (stated.beats_per_bar, stated.beat_unit) != (beats, unit):
                 conflicts.append(f"time_signature: request override {beats}/{unit} wins over the prompt's "
                                  f"{stated.text!r}")
@@ -278,9 +282,10 @@ class RulesPlanner(Planner):
             sources["bpm"] = "override"
             return bpm
         if number:
-            bpm = min(300.0, max(30.0, number.bpm))
+            bpm = min(MAX_BPM, max(MIN_BPM, number.bpm))
             if bpm != number.bpm:
-                conflicts.append(f"bpm: the prompt's {number.text!r} is outside [30, 300]; planned {bpm:g}")
+                conflicts.append(f"bpm: the prompt's {number.text!r} is outside [{MIN_BPM:g}, {MAX_BPM:g}]; "
+                                 f"planned {bpm:g}")
             if term and not term.low <= bpm <= term.high:
                 conflicts.append(f"bpm: the stated {number.bpm:g} BPM wins over {term.name!r} "
                                  f"({term.low:g}-{term.high:g} BPM)")
@@ -306,10 +311,10 @@ class RulesPlanner(Planner):
         """(tonic pitch class, mode)."""
         stated = parse.find_key(text)
         if request.key:
-            parsed = parse.parse_key(request.key)
-            if parsed is None:
-                raise PlanError(f"request.key={request.key!r}: not a key (use e.g. 'F# minor', 'Eb', 'Am', 'a小调')")
-            pc, mode = parsed
+            try:
+                pc, mode = fields.read_key(request.key)
+            except ValueError as exc:
+                raise PlanError(f"request.key={request.key!r}: {exc}", field="key", value=request.key) from None
             if stated and stated.pc is not None and (stated.pc, stated.mode or mode) != (pc, mode):
                 conflicts.append(f"key: request override {theory.key_name(theory.tonic_name(pc, mode), mode)} "
                                  f"wins over the prompt's {stated.text!r}")
@@ -410,12 +415,10 @@ class RulesPlanner(Planner):
         if request.instruments:
             given = []
             for word in request.instruments:
-                hits = _INSTRUMENTS.find(parse.normalise(word))
-                names = [_concrete(n, style) for n in lexicon.INSTRUMENT_WORDS[hits[0].entry][1]] if hits else []
-                if not names:
-                    raise PlanError(f"request.instruments: unknown instrument {word!r} "
-                                    f"(known: {', '.join(sorted(INSTRUMENTS))})")
-                given += names
+                try:
+                    given += [_concrete(n, style) for n in fields.read_instrument(word)]
+                except ValueError as exc:
+                    raise PlanError(f"request.instruments: {exc}", field="instruments", value=word) from None
             named, excluded, excluded_roles = given, set(), set()
             sources["instruments"] = "override"
         else:
@@ -475,8 +478,8 @@ class RulesPlanner(Planner):
         fit = harmony.fit_to_key(symbols, tonic_pc, mode)
         if not fit.fits:
             key = theory.key_name(theory.tonic_name(tonic_pc, mode), mode)
-            conflicts.append(f"chords: the prompt's chords ({', '.join(_unique(symbols))}) do not fit {key} ({fit.reason}); "
-                             f"played the {style} progression in {key}")
+            conflicts.append(f"chords: the prompt's chords ({', '.join(_unique(symbols))}) do not fit {key} "
+                             f"({fit.reason}); played the {style} progression in {key}")
             return None
         sources["chords"] = "stated"
         return harmony.start_on_tonic(symbols, tonic_pc, mode)

@@ -77,7 +77,6 @@ class ClapConfig:
     min_score: float = 0.75  # the combined score at or above which a take is accepted
     features: bool = True  # run the features verifier's DSP checks beside the clap checks
     features_options: dict[str, Any] = field(default_factory=dict)  # options of the features verifier
-    num_gpus: float = 0.25  # GPU share each actor / replica asks Ray for (fractional allowed)
 
     def __post_init__(self) -> None:
         if self.loader not in ("auto", "transformers", "laion"):

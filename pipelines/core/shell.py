@@ -1,0 +1,57 @@
+"""The stage shell: one stage backend as the farm's actors and the endpoint's replicas host it.
+
+A Ray Data actor (pipelines/farm/round.py) and a Ray Serve replica (pipelines/online/stages.py)
+both hold a `StageShell`, so a take carries the same provenance columns whichever path
+rendered it:
+
+    <stage>_version  str    the backend's version
+    <stage>_host     str    host name of the node that ran it
+    <stage>_cpu_s    float  CPU seconds of this process per output row
+
+Plain Python: usable in a loop without Ray (pipelines/core/local.py).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import numpy as np
+
+from ...models.factory import make
+from ...models.settings import RenderSettings
+
+Batch = dict[str, np.ndarray]
+
+
+class StageShell:
+    """Builds one stage's backend once, runs batches through it and tags the provenance columns."""
+
+    def __init__(self, stage: str, name: str, options: dict[str, Any]):
+        self.stage = stage
+        self.backend = make(stage, name, options)
+        self.host = socket.gethostname()
+
+    @classmethod
+    def for_settings(cls, stage: str, settings: RenderSettings) -> "StageShell":
+        """The stage as `settings` build it (backend options decided by settings.stage_options)."""
+        return cls(stage, settings.backends[stage].name, settings.stage_options(stage))
+
+    @property
+    def version(self) -> str:
+        return str(self.backend.version)
+
+    def __call__(self, batch: Batch, **kwargs: Any) -> Batch:
+        cpu0 = time.process_time()
+        out = dict(self.backend(batch, **kwargs))
+        n = len(next(iter(out.values()))) if out else 0
+        out[f"{self.stage}_version"] = np.array([self.version] * n, dtype=object)
+        out[f"{self.stage}_host"] = np.array([self.host] * n, dtype=object)
+        out[f"{self.stage}_cpu_s"] = np.full(n, (time.process_time() - cpu0) / max(1, n), dtype=np.float64)
+        return out
+
+
+def stage_shells(settings: RenderSettings) -> dict[str, StageShell]:
+    """planner, generator and verifier for an in-process render."""
+    return {stage: StageShell.for_settings(stage, settings) for stage in ("planner", "generator", "verifier")}

@@ -1,0 +1,293 @@
+"""The batch farm: a job's track requests through Ray Data actor pools into the sink.
+
+Each track has a lifecycle (pipelines/core/lifecycle.py), which alone decides its rounds,
+seeds, best take and status. Each render round is one streaming Ray Data execution over
+the tracks still undecided (pipelines/farm/round.py):
+
+    lifecycles ─► round rows ─► planner pool ─► generator pool ─► verifier pool ─► driver ─► sink
+
+The driver groups the verified takes of a track as they stream in (a track's takes come
+out of one generator call, so at most a few tracks are open at a time and no audio is held
+beyond them), closes the track's round in its lifecycle and does what the decision says:
+
+- a take that becomes the track's best is written at once, under names no row points to
+  (pipelines/delivery/sink.py), so its audio need not be kept;
+- a decided track gets its manifest row, the commit of its delivery, exactly once per run
+  (a repeat of a take after an actor retry, or of a decided track, is ignored).
+
+With a job lease (pipelines/delivery/lease.py) every row is written only while the lease
+is still this driver's.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+
+from ...models.errors import SongfarmError
+from ...models.job import Job
+from ...models.request import TrackRequest
+from ...models.settings import STAGES
+from ...models.stages import rows_of
+from ..core.lifecycle import TrackLifecycle
+from ..delivery import manifest
+from ..delivery.sink import Sink
+from ..delivery.storage import StorageError
+from .round import round_dataset
+
+@dataclass
+class FarmConfig:
+    progress_s: float = 5.0  # seconds between job lines on stderr and progress.json updates
+    progress_bars: bool = True  # Ray Data's per-stage progress bars
+
+
+@dataclass
+class FarmResult:
+    total: int  # tracks given to the farm
+    counts: dict[str, int]  # status → tracks delivered with it in this run
+    wall_s: float  # seconds from the first round's start to the last row flushed
+    rounds: int  # render rounds run
+    stage_s: dict[str, float]  # summed wall seconds per stage over all takes: plan, generate, verify, sink
+    stage_cpu_s: dict[str, float]  # summed CPU seconds of the stage actors: planner, generator, verifier
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # (track_id, stage, error)
+    first_take_s: float | None = None  # seconds from the start to the first verified take (actor start-up)
+
+    @property
+    def delivered(self) -> int:
+        return self.counts.get("accepted", 0) + self.counts.get("rejected", 0)
+
+
+def _str(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+@dataclass
+class _Open:
+    """A track whose takes of the current round are still arriving."""
+
+    expected: int  # takes the generator makes for it (request.candidates)
+    takes: dict[int, dict[str, Any]] = field(default_factory=dict)  # candidate → row (with audio)
+
+
+class Farm:
+    """Runs a job's track requests through the pipeline into a sink. Ray must be connected."""
+
+    def __init__(self, job: Job, sink: Sink, config: FarmConfig | None = None,
+                 log: Callable[[str], None] | None = None, lease: Any = None):
+        self.job = job
+        self.sink = sink
+        self.config = config or FarmConfig()
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.lease = lease  # pipelines.delivery.lease.JobLease, or None; checked before each row
+
+    def run(self, requests: list[TrackRequest], progress_extra: dict[str, Any] | None = None) -> FarmResult:
+        """Render `requests` (the tracks to (re-)render) and deliver each exactly once."""
+        import ray.data
+
+        ray.data.DataContext.get_current().enable_progress_bars = self.config.progress_bars
+        settings = self.job.settings
+        self._lives = {r.id: TrackLifecycle(r, settings) for r in requests}
+        self._files: dict[str, dict[str, Any]] = {}  # track_id → file columns of its kept take
+        self._counts = {s: 0 for s in manifest.STATUSES}
+        self._sink_s = 0.0
+        self._failures: list[tuple[str, str, str]] = []
+        self._extra = dict(progress_extra or {})
+        self._t0 = time.monotonic()
+        self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._last_progress = 0.0
+        self._round = 0
+        self._first_take_s: float | None = None
+        self._first_done_at: float | None = None  # monotonic time the first track was delivered
+        self._lock = threading.Lock()  # the heartbeat thread and the main loop both report progress
+        stop = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
+        heartbeat.start()
+        state = "failed"
+        try:
+            while rows := [row for life in self._lives.values() if not life.done
+                           and (row := life.next_round()) is not None]:
+                self._round += 1
+                self._run_round(rows)
+            for tid, life in self._lives.items():  # defensive: a track the pipeline never returned
+                if not life.done:
+                    life.fail("farm", "no output from the pipeline")
+                    self._deliver(tid)
+            self.sink.flush()
+            state = "finished"
+        except KeyboardInterrupt:
+            state = "interrupted"
+            raise
+        except SongfarmError:
+            raise  # already the user's to fix, e.g. a store that stays down
+        except Exception as exc:
+            cause = user_error_in(exc)
+            if cause is not None:  # e.g. a stage actor's constructor refused its checkpoint
+                raise cause from None
+            raise
+        finally:
+            stop.set()
+            heartbeat.join()
+            self._finish(state)
+        stage_s = {k: sum(life.stage_s[k] for life in self._lives.values()) for k in ("plan", "generate", "verify")}
+        cpu_s = {k: sum(life.stage_cpu_s[k] for life in self._lives.values()) for k in STAGES}
+        return FarmResult(total=len(requests), counts=dict(self._counts), wall_s=time.monotonic() - self._t0,
+                          rounds=self._round, stage_s={**stage_s, "sink": self._sink_s}, stage_cpu_s=cpu_s,
+                          failures=list(self._failures), first_take_s=self._first_take_s)
+
+    @property
+    def _pending(self) -> int:
+        return sum(1 for life in self._lives.values() if not life.done)
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        """Keep progress.json fresh while actors start or a long take renders (no rows land then)."""
+        while not stop.wait(self.config.progress_s):
+            try:
+                self._progress()
+            except Exception as exc:  # a store hiccup here is not the job's failure; the main loop will see it
+                self.log(f"songfarm: progress not recorded: {exc}")
+
+    def _finish(self, state: str) -> None:
+        """Flush what was delivered and record how the run ended, even when it is failing."""
+        c = self._counts
+        self.log(f"songfarm: job {self.job.name} {state} after {_duration(time.monotonic() - self._t0)}: "
+                 f"accepted {c['accepted']}, rejected {c['rejected']}, failed {c['failed']}, "
+                 f"not delivered {self._pending} → {self.sink.storage.location}")
+        try:
+            self._check_lease()
+            self.sink.flush()
+            self._progress(force=True, state=state)
+        except Exception as exc:  # the store (or the lease) may be what failed; keep the original error
+            lost = f"{self.sink.buffered} manifest rows not written (those tracks render again on resume); "
+            self.log(f"songfarm: could not record the run's end ({state}): {lost if self.sink.buffered else ''}{exc}")
+
+    def _run_round(self, rows: list[dict[str, Any]]) -> None:
+        self.log(f"songfarm: job {self.job.name}: round {self._round}/{self.job.settings.max_attempts}, "
+                 f"{len(rows)} tracks")
+        open_tracks: dict[str, _Open] = {}
+        for batch in round_dataset(self.job, rows).iter_batches(batch_size=None, batch_format="numpy",
+                                                               prefetch_batches=1):
+            if self._first_take_s is None:
+                self._first_take_s = time.monotonic() - self._t0
+            for row in rows_of(batch):
+                if row.get("setup_error"):  # a stage could not be built: the job cannot run
+                    raise SongfarmError(_str(row["setup_error"]))
+                tid = _str(row["track_id"])
+                life = self._lives.get(tid)
+                if life is None or life.done or life.rounds >= self._round:
+                    continue  # a retried batch repeating a track already handled
+                group = open_tracks.setdefault(tid, _Open(expected=life.request.candidates))
+                cand = int(row.get("candidate", -1))
+                if cand in group.takes:
+                    continue  # the same take again after a retry
+                group.takes[cand] = row
+                if cand == -1 or len(group.takes) >= group.expected:  # -1: planner/generator failed
+                    self._close(tid, open_tracks.pop(tid))
+            self.sink.flush_due()
+            self._progress()
+        for tid, group in open_tracks.items():  # fewer takes than candidates: close with what came
+            self._close(tid, group)
+
+    def _close(self, tid: str, group: _Open) -> None:
+        """All takes of `tid` for this round are in: the lifecycle decides, the driver writes."""
+        life = self._lives[tid]
+        decision = life.close_round(list(group.takes.values()))
+        if decision.new_best:
+            try:
+                self._files[tid] = self._write(tid, decision.take)
+            except StorageError:
+                raise  # the store is down: the job stops, with what was delivered intact
+            except Exception as exc:  # this track's audio could not be written (e.g. undecodable)
+                life.fail("sink", f"{type(exc).__name__}: {exc}")
+        if life.done:
+            self._deliver(tid)
+
+    def _write(self, tid: str, take: dict[str, Any]) -> dict[str, Any]:
+        request = self._lives[tid].request
+        tags = {"job": self.job.name, "prompt": request.prompt, "seed": int(take["seed"]),
+                "generator": _str(take.get("generator", "")), "model": _str(take.get("model", ""))}
+        files = self.sink.write_files(tid, take, tags)
+        self._sink_s += files["sink_s"]
+        return files
+
+    def _deliver(self, tid: str) -> None:
+        life = self._lives[tid]
+        values = life.manifest_values(self._files.pop(tid, None) if life.status != "failed" else None)
+        if life.status == "failed":
+            self._failures.append((tid, values["error_stage"], values["error"]))
+        self._check_lease()
+        if self.sink.add_row(values):
+            self._counts[life.status] += 1
+            if self._first_done_at is None:
+                self._first_done_at = time.monotonic()
+        self._progress()
+
+    def _check_lease(self) -> None:
+        if self.lease is not None:
+            self.lease.check()  # raises when another driver took the job over
+
+    def _progress(self, force: bool = False, state: str = "running") -> None:
+        """The job line on stderr and progress.json, every `progress_s` seconds."""
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._last_progress < self.config.progress_s * 0.9:
+                return
+            self._last_progress = now
+            self._report(state, now)
+
+    def _report(self, state: str, now: float) -> None:
+        total = len(self._lives)
+        done = self._counts["accepted"] + self._counts["rejected"]
+        failed = self._counts["failed"]
+        remaining = total - done - failed
+        elapsed = now - self._t0
+        # The rate since the first track landed: actor start-up would inflate early estimates.
+        finished_since = done + failed - 1
+        eta_s = (remaining * (now - self._first_done_at) / finished_since
+                 if finished_since > 0 and remaining else None)
+        eta = "" if eta_s is None else f", ETA {_duration(eta_s)}"
+        if state == "running":
+            self.log(f"songfarm: job {self.job.name}: done {done} / failed {failed} / remaining {remaining}"
+                     f" (round {self._round}/{self.job.settings.max_attempts}, {_duration(elapsed)}{eta})")
+        self.sink.write_progress({
+            **self._extra, "job": self.job.name, "state": state, "to_render": total, "done": done, "failed": failed,
+            "remaining": remaining, "counts": self._counts, "round": self._round,
+            "max_attempts": self.job.settings.max_attempts,
+            "started_at": self._started_at, "heartbeat": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "elapsed_s": round(elapsed, 1), "eta_s": None if eta_s is None else round(eta_s, 1),
+            "host": socket.gethostname(), "pid": os.getpid(),
+        })
+
+
+def user_error_in(exc: BaseException) -> SongfarmError | None:
+    """The SongfarmError (a mistake the user can fix) behind a Ray error, if any.
+
+    A stage actor whose constructor raises (a missing checkpoint, a backend option only the
+    model can refuse) reaches the driver as Ray's ActorDiedError / RayTaskError, which carry
+    the original exception as a cause (SongfarmError pickles whole: models/errors.py)."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, SongfarmError):
+            return e
+        stack += [getattr(e, "cause", None), e.__cause__, e.__context__]
+    return None
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
