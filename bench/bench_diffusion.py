@@ -178,19 +178,21 @@ def run_generator(ckpt: Path, requests, plans, steps: int, batch: int, device: s
 def run_farm(ckpt: Path, requests, steps: int, batch: int, device: str, out_dir: str) -> dict:
     """The job through Ray Data actor pools into a local sink."""
     from songfarm.cluster.connect import connect, disconnect
-    from songfarm.models.job import BackendSpec, Job, StageResources
+    from songfarm.models.job import Job
+    from songfarm.models.settings import BackendSpec, RenderSettings, StageResources
     from songfarm.pipelines.farm.driver import Farm, FarmConfig
     from songfarm.pipelines.delivery.sink import Sink
     from songfarm.pipelines.delivery.storage import open_storage
 
     gpus = 1.0 if device == "cuda" else 0.0
     cpus = os.cpu_count() or 2
-    job = Job(name="bench-diffusion", output=out_dir, tracks=list(requests), max_attempts=1,
-              backends={"planner": BackendSpec("rules"),
-                        "generator": BackendSpec("diffusion", {
-                            "checkpoint": str(ckpt), "steps": steps, "device": device,
-                            "max_batch": batch * max(r.candidates for r in requests)}),
-                        "verifier": BackendSpec("features")},
+    backends = {"planner": BackendSpec("rules"),
+                "generator": BackendSpec("diffusion", {
+                    "checkpoint": str(ckpt), "steps": steps, "device": device,
+                    "max_batch": batch * max(r.candidates for r in requests)}),
+                "verifier": BackendSpec("features")}
+    job = Job(name="bench-diffusion", output=out_dir, tracks=list(requests),
+              settings=RenderSettings(backends=backends, max_attempts=1),
               resources={"planner": StageResources(1, 1, max(batch, 4), 0.5),
                          "generator": StageResources(1, 1, batch, 1.0, gpus),
                          "verifier": StageResources(1, max(1, min(8, cpus - 2)), 1, 1.0)})

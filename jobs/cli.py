@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..models.errors import SongfarmError
 from ..models.request import MAX_DURATION_S, MIN_DURATION_S, RequestError, TrackRequest
+from ..models.settings import MAX_ATTEMPTS, MIN_SCORE
 
 AUDIO_FORMATS = {".flac": "FLAC", ".wav": "WAV"}
 
@@ -245,8 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_track_options(p)
     p.add_argument("-o", "--output", required=True, help="audio file to write (.flac or .wav)")
     p.add_argument("--candidates", type=int, default=None, help="takes per round; the best is kept (default 1)")
-    p.add_argument("--min-score", type=float, default=None, help="accept a take at or above this score (default 0.75)")
-    p.add_argument("--max-attempts", type=int, default=None, help="render rounds before the best is kept (default 3)")
+    p.add_argument("--min-score", type=float, default=None,
+                   help=f"accept a take at or above this score (default {MIN_SCORE:g})")
+    p.add_argument("--max-attempts", type=int, default=None,
+                   help=f"render rounds before the best is kept (default {MAX_ATTEMPTS})")
     p.add_argument("--manifest", help="also write the track's manifest row to this Parquet file")
     p.add_argument("--id", default="take", help="the track id in tags and the manifest row (default take)")
     p.add_argument("--stems", help="folder to write per-instrument stems into")

@@ -258,7 +258,8 @@ class Verifier:
                             seed=int(row["seed"]), audio=audio, sample_rate=sr,
                             generator=_str(row["generator"]), model=_str(row["model"]))
                 verdict = self.verify(take, plan, request)
-                row["verdict"], row["score"], row["accepted"] = verdict.to_json(), float(verdict.score), bool(verdict.accepted)
+                row["verdict"], row["score"], row["accepted"] = (
+                    verdict.to_json(), float(verdict.score), bool(verdict.accepted))
             except Exception as exc:
                 _fail(row, "verifier", exc)
             row["verify_s"] = time.perf_counter() - t0

@@ -196,7 +196,8 @@ GENRES: tuple[Genre, ...] = (
                                  "新国风", "国潮")),
     Genre("gufeng", "guofeng", ("古风", "gufeng", "ancient chinese style", "ancient style")),
     Genre("chinese traditional", "chinese_traditional", (
-        "民乐", "民族音乐", "民族乐", "中国传统音乐", "传统音乐", "传统民乐", "国乐", "丝竹", "江南丝竹", "戏曲", "古曲",
+        "民乐", "民族音乐", "民族乐", "中国传统音乐", "传统音乐", "传统民乐", "国乐", "丝竹", "江南丝竹",
+        "戏曲", "古曲",
         "chinese traditional", "traditional chinese", "chinese folk", "chinese classical", "chinese instrumental")),
     Genre("chinese folk tune", "chinese_traditional", ("民歌", "小调民歌", "山歌")),
     # pop and its kin

@@ -261,7 +261,8 @@ _KEY_CONTEXT = re.compile(
     r"(?:\s+(?i:of|is|in|this|the|song|piece|track|tune|music|it|being|set|to|be|was|would|will|should|could|"
     r"either|probably|likely|perhaps|maybe|seems|appears|sounds|like|mostly|mainly|center|centre|centered|"
     r"centred|on|around|here)\b)*\s*[:=]?\s*" + _KEY_TOKEN, _A)
-_KEY_FREE = re.compile(rf"(?<![A-Za-z0-9#/])(?P<letter>[A-G]){_ACC}(?P<mode>\s?-?\s?(?:(?:harmonic|natural|melodic)\s+)?"
+_KEY_FREE = re.compile(rf"(?<![A-Za-z0-9#/])(?P<letter>[A-G]){_ACC}"
+                       rf"(?P<mode>\s?-?\s?(?:(?:harmonic|natural|melodic)\s+)?"
                        rf"(?i:major|minor)){_KEY_END}", _A)
 _KEY_IN = re.compile(rf"(?i:\bin\s+(?:the\s+)?)(?P<letter>[A-G]){_ACC}(?P<mode>\s?-?\s?{_MODE_WORD}|M|m){_KEY_END}", _A)
 # "a blues in E, …": a bare tonic after "in" counts only when punctuation or the end follows
@@ -362,7 +363,8 @@ _NUMW = r"(\d{1,2}|two|three|four|five|six|seven|nine|twelve|二|两|三|四|五
 _TIME_SIGNATURE = re.compile(r"(?<![\d/.:])(2|3|4|5|6|7|9|12)\s*/\s*(2|4|8)(?![\d/])", _A)
 _TIME_SIGNATURE_ZH = re.compile(r"(二|两|三|四|五|六|七|九|十二)(二|四|八)拍")
 _BEAT_PHRASES = [re.compile(p, _AI) for p in (
-    rf"\bbeats?\b\s+(?:counts?\s+(?:to|up\s+to)|count\s+is|is\s+in|is|of)\s+(?:a\s+)?{_NUMW}\b(?!\.\d|\d|\s*(?:bpm|beats? per|times|x\b))",
+    rf"\bbeats?\b\s+(?:counts?\s+(?:to|up\s+to)|count\s+is|is\s+in|is|of)\s+(?:a\s+)?{_NUMW}\b"
+    r"(?!\.\d|\d|\s*(?:bpm|beats? per|times|x\b))",
     rf"\b{_NUMW}\s+beats?\s+(?:per|a|in\s+(?:a|each|every|the)|to\s+(?:a|the|each))\s+(?:bar|measure)",
     rf"\bcount(?:s|ed)?\s+(?:in|of|to)\s+{_NUMW}\b(?!\.\d|\d|\s*(?:bpm|beats? per))",
     rf"每(?:小节|一小节|节)\s*{_NUMW}\s*拍",
@@ -423,7 +425,8 @@ _DURATIONS = [
     (re.compile(r"\b(?:a\s+)?minute\s+and\s+a\s+half\b", _AI), "90"),
     (re.compile(r"\bhalf\s+(?:a|an)\s+minute\b", _AI), "30"),
     (re.compile(rf"(?<![\d.])\b{_EN_DUR}[\s\-]*(?:seconds?|secs?)\b", _AI), "sec"),
-    (re.compile(r"(?i:\b(?:duration|length|long|lasting|lasts)\b)\s*(?:of|is|:|=)?\s*(\d+(?:\.\d+)?)\s?s\b", _A), "sec"),
+    (re.compile(r"(?i:\b(?:duration|length|long|lasting|lasts)\b)\s*(?:of|is|:|=)?"
+                r"\s*(\d+(?:\.\d+)?)\s?s\b", _A), "sec"),
     (re.compile(r"(?<![\d:])(\d{1,2}):([0-5]\d)(?![\d:])(?!\s*(?:am|pm|a\.m|p\.m)\b)", _AI), "m:ss"),
     # 两分钟, 2分钟, 1分30秒, 一分半, 三分半钟
     (re.compile(rf"(\d+(?:\.\d+)?|{_CN_NUM})\s*分(?:钟)?\s*(半|(\d+|{_CN_NUM})\s*秒)"), "zh_min_sec"),
@@ -485,7 +488,8 @@ _CHORD_CONTEXT = re.compile(
     r"\s*(?P<body>[^.;\n。]{1,240})", _A)
 _ROMAN_BEFORE = re.compile(
     r"(?<![A-Za-z])(?P<body>(?:[b#]?(?:VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(?:o|°|maj7|m7|7)?\s*[-–—,]\s*){2,11}"
-    r"[b#]?(?:VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(?:o|°|maj7|m7|7)?)\s*(?:chord\s+)?(?i:progression|changes|和弦)", _A)
+    r"[b#]?(?:VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(?:o|°|maj7|m7|7)?)"
+    r"\s*(?:chord\s+)?(?i:progression|changes|和弦)", _A)
 _CHORD_WORDS = re.compile(r"[A-Za-z0-9#/°+]+|[^\x00-\x7f]+")
 _CHORD_SHAPED = re.compile(r"^[A-G][#b]?(?:\d|m|M|maj|min|dim|aug|sus|add|\+|°|/)[A-Za-z0-9#/°+]{0,9}$")
 _CONNECTORS = {"and", "then", "to", "or", "followed", "by", "back", "with", "again"}

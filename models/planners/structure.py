@@ -97,7 +97,8 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
     "funk": {
         "major": {"verse": (("I7", "I7", "IV7", "IV7"),), "chorus": (("I7", "IV7", "V7", "IV7"),),
                   "bridge": (("ii7", "V7", "I7", "V7"),)},
-        "minor": {"verse": (("i7", "i7", "iv7", "iv7"),), "chorus": (("i7", "iv7", "i7", "iv7"), ("i7", "i7", "VImaj7", "V7")),
+        "minor": {"verse": (("i7", "i7", "iv7", "iv7"),),
+                  "chorus": (("i7", "iv7", "i7", "iv7"), ("i7", "i7", "VImaj7", "V7")),
                   "bridge": (("iv7", "i7", "iv7", "V7"),)},
     },
     "blues": {  # the twelve-bar form (and its quick-change variant), one chord per bar
@@ -140,9 +141,11 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
                   "chorus": (("i", "VI", "VII", "i"), ("i", "VI", "VII", "V")), "bridge": (("iv", "VI", "i", "V"),)},
     },
     "ambient": {
-        "major": {"verse": (("Imaj7", "IVmaj7"), ("I", "vi", "IV", "IV")), "chorus": (("Imaj7", "IVmaj7", "vi7", "V"),),
+        "major": {"verse": (("Imaj7", "IVmaj7"), ("I", "vi", "IV", "IV")),
+                  "chorus": (("Imaj7", "IVmaj7", "vi7", "V"),),
                   "pre_chorus": (("IVmaj7", "IVmaj7", "V", "V"),), "bridge": (("IVmaj7", "Imaj7"),)},
-        "minor": {"verse": (("i7", "VImaj7"), ("i", "VI", "III", "VII")), "chorus": (("i7", "VImaj7", "IIImaj7", "VII"),),
+        "minor": {"verse": (("i7", "VImaj7"), ("i", "VI", "III", "VII")),
+                  "chorus": (("i7", "VImaj7", "IIImaj7", "VII"),),
                   "pre_chorus": (("iv7", "iv7", "VII", "VII"),), "bridge": (("iv7", "i7"),)},
     },
     "reggae": {
@@ -164,11 +167,13 @@ PROGRESSIONS: dict[str, dict[str, dict[str, tuple[tuple[str, ...], ...]]]] = {
                   "chorus": (("i", "VI", "VII", "i"), ("i", "iv", "VII", "i")), "bridge": (("VI", "III", "VII", "i"),)},
     },
     "guofeng": {  # IV-V-iii-vi, the "royal road" progression of Chinese and Japanese pop, resolved home
-        "major": {"verse": (("I", "I", "IV", "V", "iii", "vi", "ii", "V"), ("I", "V", "vi", "iii", "IV", "I", "IV", "V")),
+        "major": {"verse": (("I", "I", "IV", "V", "iii", "vi", "ii", "V"),
+                            ("I", "V", "vi", "iii", "IV", "I", "IV", "V")),
                   "chorus": (("I", "IV", "V", "iii", "vi", "IV", "V", "I"), ("I", "vi", "IV", "V")),
                   "bridge": (("IV", "V", "iii", "vi", "IV", "V", "I", "I"),)},
         "minor": {"verse": (("i", "VI", "VII", "III"), ("i", "VI", "VII", "v")),
-                  "chorus": (("i", "VI", "VII", "i"), ("i", "iv", "v", "i")), "bridge": (("iv", "v", "VI", "VII", "iv", "v", "i", "i"),)},
+                  "chorus": (("i", "VI", "VII", "i"), ("i", "iv", "v", "i")),
+                  "bridge": (("iv", "v", "VI", "VII", "iv", "v", "i", "i"),)},
     },
 }
 
@@ -352,7 +357,7 @@ def energies(slots: list[Slot], base: float) -> list[float]:
     (0 calm … 1 intense); choruses lift a little each time; the outro falls below what
     came before it."""
     out, choruses = [], 0
-    for i, s in enumerate(slots):
+    for s in slots:
         e = SECTION_ENERGY.get(s.name, 0.5) + (base - 0.55) * 0.7
         if s.name == "chorus":
             e += 0.04 * choruses

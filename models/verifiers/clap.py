@@ -37,6 +37,7 @@ from .. import checkpoints, devices
 from ..errors import SongfarmError
 from ..plan import SongPlan
 from ..request import TrackRequest
+from ..settings import MIN_SCORE
 from ..stages import Verifier
 from ..take import Take
 from ..verdict import Check, Verdict
@@ -74,7 +75,7 @@ class ClapConfig:
     require: bool = True  # a failed clap check rejects the take whatever the score
     max_windows: int = 12  # windows scored per take at most, spread evenly over it (bounds the cost)
     batch_size: int = 16  # windows per forward pass
-    min_score: float = 0.75  # the combined score at or above which a take is accepted
+    min_score: float = MIN_SCORE  # the combined score at or above which a take is accepted
     features: bool = True  # run the features verifier's DSP checks beside the clap checks
     features_options: dict[str, Any] = field(default_factory=dict)  # options of the features verifier
 
@@ -83,7 +84,8 @@ class ClapConfig:
             raise ValueError(f"loader={self.loader!r}: use auto, transformers or laion")
         if self.text not in ("prompt", "caption"):
             raise ValueError(f"text={self.text!r}: use prompt or caption")
-        if not (isinstance(self.calibration_prompts, list) and all(isinstance(p, str) for p in self.calibration_prompts)):
+        prompts = self.calibration_prompts
+        if not (isinstance(prompts, list) and all(isinstance(p, str) for p in prompts)):
             raise ValueError(f"calibration_prompts={self.calibration_prompts!r}: must be a list of text")
         if not -1 <= self.min_similarity <= 1 or not -2 <= self.min_margin <= 2:
             raise ValueError(f"min_similarity={self.min_similarity!r} must be in [-1, 1] and "

@@ -47,6 +47,7 @@ from .. import loudness, theory
 from ..errors import SongfarmError
 from ..plan import SongPlan
 from ..request import TrackRequest
+from ..settings import MIN_SCORE
 from ..stages import Verifier
 from ..take import Take
 from ..verdict import Check, Verdict
@@ -62,7 +63,7 @@ class FeaturesConfigError(SongfarmError, ValueError):
 @dataclass
 class FeaturesConfig:
     # acceptance
-    min_score: float = 0.75  # accepted needs score ≥ this (and every required check passed)
+    min_score: float = MIN_SCORE  # accepted needs score ≥ this (and every required check passed)
     required: list[str] = field(default_factory=lambda: [
         "tempo", "duration", "loudness", "true_peak", "silence", "clipping"])  # checks that must pass
     weights: dict[str, float] = field(default_factory=lambda: {

@@ -126,8 +126,9 @@ class LaionClap:
         if fusion:
             try:
                 import torchaudio  # noqa: F401  (laion-clap computes fusion mels with it)
-            except Exception:
-                raise CheckpointError(f"{where}: laion_fusion=true needs torchaudio, which does not import here")
+            except Exception as exc:
+                raise CheckpointError(f"{where}: laion_fusion=true needs torchaudio, "
+                                      "which does not import here") from exc
         with _working_dir(text_models):
             try:
                 with _torchvision_for_import():
