@@ -79,3 +79,15 @@ def s3_server():
 def s3_bucket(s3_server) -> str:
     """A fresh empty bucket on the session's S3 server."""
     return s3_server.new_bucket()
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    """The storage of one job folder, on both back ends: a local folder, and a prefix in a
+    fresh bucket on moto's S3 server (a test taking `store` runs once on each)."""
+    from songfarm.pipelines.delivery.storage import open_storage
+
+    if request.param == "local":
+        return open_storage(str(tmp_path / "job"))
+    s3 = request.getfixturevalue("s3_server")
+    return open_storage(f"s3://{s3.new_bucket()}/out/job", s3_endpoint=s3.endpoint)

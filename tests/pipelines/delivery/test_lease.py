@@ -19,14 +19,6 @@ from songfarm.pipelines.delivery.storage import open_storage
 FAST = LeaseConfig(interval_s=0.2, expiry_intervals=3, settle_s=0.05, slack_s=0.2)
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return open_storage(str(tmp_path / "job"))
-    s3 = request.getfixturevalue("s3_server")
-    return open_storage(f"s3://{s3.new_bucket()}/out/job", s3_endpoint=s3.endpoint)
-
-
 def lease(store, name="songfarm render j.yaml", config=FAST):
     return Lease(store, command=name, config=config, log=lambda line: None)
 

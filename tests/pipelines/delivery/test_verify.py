@@ -4,7 +4,6 @@ folder written the way the sink writes it (content-addressed files, then the row
 import hashlib
 import json
 
-import pytest
 
 from songfarm.pipelines.delivery import manifest
 from songfarm.pipelines.delivery.storage import open_storage
@@ -26,14 +25,6 @@ def deliver(store, track_id, audio=b"audio", midi=b"MThd", stems=None):
                              audio_format="flac", audio_bytes=a["bytes"], audio_sha256=a["sha256"],
                              midi_file=m["file"], midi_uri=m["uri"], midi_bytes=m["bytes"], midi_sha256=m["sha256"],
                              stems_json=json.dumps(s))
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return open_storage(str(tmp_path / "job"))
-    s3 = request.getfixturevalue("s3_server")
-    return open_storage(f"s3://{s3.new_bucket()}/out/job", s3_endpoint=s3.endpoint)
 
 
 def test_a_good_job_verifies(store):
