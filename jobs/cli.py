@@ -200,9 +200,14 @@ def _move_take_files(scratch: Path, files: dict, out: Path, args: argparse.Names
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Every check `render` makes before Ray starts: the job file, then each backend's final
+    options and (unless the checkpoints live on a remote cluster) its checkpoint path."""
+    from ..models.factory import preflight
     from .jobfile import load_job
 
     job = load_job(args.job)
+    for stage, spec in job.settings.backends.items():
+        preflight(stage, spec.name, job.settings.stage_options(stage), checkpoints=not args.remote_checkpoints)
     print(f"{args.job}: ok — job {job.name!r}, {len(job.tracks)} tracks → {job.location}")
     return 0
 
@@ -260,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a job file and report every problem; renders nothing")
     p.add_argument("job", help="job file: .yaml, .jsonl (SongGeneration) or .csv")
+    p.add_argument("--remote-checkpoints", action="store_true",
+                   help="checkpoint paths are the cluster workers': do not look for them on this machine")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("render", help="render a job on Ray", epilog=RENDER_EXIT_STATUSES,

@@ -49,7 +49,8 @@ import yaml
 
 from ..models.errors import SongfarmError
 from ..models.job import Job
-from ..models.request import ALIASES, ID_RULE, RequestError, TrackRequest, normalise_name, safe_track_id
+from ..models.request import (ALIASES, ID_RULE, RequestError, TrackRequest, normalise_name, safe_track_id,
+                              unprintable)
 from ..models.settings import JOB_PROMPTS, STAGES, RenderSettings, StageResources, job_prompts
 from ..pipelines.core.settings_file import (SETTINGS_KEYS, LineDict, LineList, Problems, did_you_mean, kind_of,
                                             parse_yaml, plain, read_settings, read_text, settings_dict)
@@ -60,6 +61,7 @@ JOB_KEYS = ("name", "output", "s3_endpoint", "defaults", "backends", "resources"
 # `defaults` keys that are render settings (read by pipelines/core/settings_file.py) rather
 # than track defaults; `candidates` is both: the settings' value is every track's default.
 JOB_DEFAULTS = tuple(key for key in SETTINGS_KEYS if key != "backends")
+MAX_POOL = 10_000  # the most actors, rows per batch, CPUs or GPUs a pool setting may ask for
 MAX_SHOWN = 50  # problems listed in the message; all of them stay in JobFileError.problems
 # Option names whose values job_to_yaml never writes out.
 _SECRET_OPTION = re.compile(r"(key|secret|token|password|passwd|credential)", re.IGNORECASE)
@@ -268,7 +270,8 @@ def _id_place(row: Row) -> tuple[int, str]:
 
 
 def _check_name(name: Any, file: str, line: int | None, report: Problems, hint: str = "") -> str:
-    """The job name, NFC-normalised; the same rule as track ids (models/request.py)."""
+    """The job name, NFC-normalised; the same rule as track ids (models/request.py). A
+    name must be text: `name: 2024` is refused (quote it), unlike a track id."""
     if isinstance(name, str):
         name = normalise_name(name)
     if not safe_track_id(name):
@@ -285,8 +288,20 @@ def _check_output(output: Any, file: str, line: int | None, where: str, report: 
     else:
         report(file, line, where, "must be a local folder or s3://bucket/prefix", output)
         return str(output)
+    reason = unprintable(output)
+    if reason:
+        report(file, line, where, f"must be a local folder or s3://bucket/prefix; this one {reason}", output)
+        return output
     if "://" not in output:
-        if Path(output).is_file():
+        try:
+            is_file = Path(output).is_file()
+        except OSError as exc:  # a name too long for the file system
+            report(file, line, where, f"not a usable folder ({exc.strerror or type(exc).__name__})", output)
+            return output
+        except ValueError:  # a lone surrogate cannot be a file name
+            report(file, line, where, "not a usable folder (not a valid file name)", output)
+            return output
+        if is_file:
             report(file, line, where, "is a file; the output must be a folder", output)
         return output
     try:
@@ -314,7 +329,7 @@ def _check_output(output: Any, file: str, line: int | None, where: str, report: 
 
 def _check_endpoint(endpoint: Any, file: str, line: int | None, where: str, report: Problems) -> str | None:
     parts = None
-    if isinstance(endpoint, str):
+    if isinstance(endpoint, str) and not unprintable(endpoint):
         try:
             parts = urlsplit(endpoint)
             _ = parts.port  # raises ValueError for a port out of range
@@ -386,12 +401,12 @@ def _check_resources(resources: Any, file: str, line: int, report: Problems) -> 
             if key not in known:
                 report(file, key_at, field, f"unknown setting{did_you_mean(str(key), known)}", value)
             elif key in ("min_actors", "max_actors", "batch_size"):
-                if not _is_int(value) or not 1 <= value <= 10_000:
-                    report(file, key_at, field, "must be a whole number, at least 1", value)
+                if not _is_int(value) or not 1 <= value <= MAX_POOL:
+                    report(file, key_at, field, f"must be a whole number, at least 1 and at most {MAX_POOL}", value)
                 else:
                     setattr(pool, key, int(value))
-            elif not _is_number(value) or value < 0:
-                report(file, key_at, field, "must be a number, at least 0", value)
+            elif not _is_number(value) or not 0 <= value <= MAX_POOL:
+                report(file, key_at, field, f"must be a number, at least 0 and at most {MAX_POOL}", value)
             elif key == "num_gpus" and value > 1 and not float(value).is_integer():
                 # Ray shares a GPU between actors only in fractions below one.
                 report(file, key_at, field, "more than one GPU per actor must be a whole number", value)

@@ -148,13 +148,13 @@ def _render_held(args: argparse.Namespace, job, storage, lease, rerender: set[st
     check = verify_rows(storage, current, rehash=bool(getattr(args, "verify", False)), history=history)
     broken = sorted(check.broken_tracks)
     if broken:
-        say(f"songfarm: {len(broken)} tracks whose files do not match their manifest rows render again: "
+        say(f"songfarm: {_tracks(len(broken))} whose files do not match their manifest rows render again: "
             f"{id_list(broken)}")
     _remove_orphans(storage, check.orphans, say, "left by an earlier run")
     changed = changed_tracks(job.tracks, current, job.settings)
     keep_changed = bool(getattr(args, "keep_changed", False))
     if changed:
-        say(f"songfarm: {len(changed)} tracks changed since they were rendered ({id_list(changed)}): "
+        say(f"songfarm: {_tracks(len(changed))} changed since they were rendered ({id_list(changed)}): "
             + ("old renders kept (--keep-changed)" if keep_changed else "rendering them again"))
     todo = select_tracks(job.tracks, current, rerender, bool(getattr(args, "force", False)), broken,
                          [] if keep_changed else changed)
@@ -202,6 +202,10 @@ def _render_held(args: argparse.Namespace, job, storage, lease, rerender: set[st
             print(f"  failed {t.id}: {row['error_stage']}: {row['error']}")
     print(f"report: {report_uri}")
     return 1 if counts["failed"] or missing else 0
+
+
+def _tracks(n: int) -> str:
+    return f"{n} track" if n == 1 else f"{n} tracks"
 
 
 def _remove_orphans(storage, orphans: list[str], say, why: str) -> None:

@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(TrackRequest))
 SONGGENERATION_STYLE = "auto_prompt_audio_type"
 # CSV cells are text; these request fields (and their aliases) are numbers.
 NUMERIC_FIELDS = {"duration_s": float, "seed": int, "candidates": int, "bpm": float}
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_JSON_SPACE = " \t\r\n"
 _MISSING_ID = "missing-id"  # stands in for a missing id so the row's other fields are still checked
 _MISSING_PROMPT = "(missing prompt)"
 
@@ -59,9 +62,10 @@ class Row:
 def rows_from_jsonl(text: str, file: str, report: Report) -> list[Row]:
     """One JSON object per line (SongGeneration's format); blank lines are skipped."""
     rows = []
-    # split("\n"), not splitlines(): JSON strings may hold U+2028 and other line separators.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+    # Lines end in \n, \r\n or \r (JSON text never holds a raw CR or LF inside a string),
+    # but not at U+2028 and the other separators splitlines() knows: JSON strings may hold them.
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
+        if not line.strip(_JSON_SPACE):  # str.strip() would also drop \x1c..\x1f, not JSON whitespace
             continue
         repeated: list[str] = []
         try:
@@ -120,16 +124,20 @@ def rows_from_csv(text: str, file: str, report: Report) -> list[Row]:
     if missing:
         # One problem, and the header is not echoed: in a file that is not a track CSV at
         # all, its "columns" are just its first line.
+        first = lines[0] if lines else ""
+        other = next((f" (this one seems to separate them with {name}: use commas)" for mark, name in
+                      ((";", "';'"), ("\t", "tabs"), ("|", "'|'")) if mark in first and "," not in first), "")
         report(file, 1, "header", f"no {' or '.join(repr(m) for m in missing)} column; the header row must name "
-               "the columns, e.g. id,prompt,duration_s")
+               "the columns, separated by commas, e.g. id,prompt,duration_s" + other)
         return []
     columns: list[str | None] = []  # per position: the column name, or None when it is skipped
     seen: set[str] = set()
     for position, name in enumerate(header, start=1):
         canonical = ALIASES.get(name, name)
         if canonical not in REQUEST_FIELDS:
-            report(file, 1, name or f"column {position}",
-                   f"unknown column{did_you_mean(name, REQUEST_FIELDS, extra=tuple(ALIASES))}")
+            hint = (": rows cannot reference other files; list every file under the YAML job's `tracks`"
+                    if name == "file" else did_you_mean(name, REQUEST_FIELDS, extra=tuple(ALIASES)))
+            report(file, 1, name or f"column {position}", f"unknown column{hint}")
             columns.append(None)
         elif canonical in seen:
             report(file, 1, name, "column given twice")
@@ -243,8 +251,9 @@ def check_row(row: Row, defaults: dict[str, Any], report: Report) -> TrackReques
             continue
         canonical = ALIASES.get(key, key) if isinstance(key, str) else key
         if canonical not in REQUEST_FIELDS:
-            report(row.file, row.line_of(key), row.prefix + str(key),
-                   f"unknown field{did_you_mean(str(key), REQUEST_FIELDS, extra=tuple(ALIASES))}", value)
+            hint = (": rows cannot reference other files; list every file under the YAML job's `tracks`"
+                    if key == "file" else did_you_mean(str(key), REQUEST_FIELDS, extra=tuple(ALIASES)))
+            report(row.file, row.line_of(key), row.prefix + str(key), f"unknown field{hint}", value)
             ok = False
         elif canonical in written:
             report(row.file, row.line_of(key), row.prefix + str(key),

@@ -142,6 +142,15 @@ class TrackRequest:
             self.id = normalise_name(self.id)
         if not safe_track_id(self.id):
             errors.append(FieldError("id", self.id, f"track ids become file names: {ID_RULE}"))
+        for name in ("prompt", "lyrics", "key", "time_signature", "genre", "reference_audio"):
+            reason = unprintable(getattr(self, name))
+            if reason:
+                errors.append(FieldError(name, getattr(self, name), reason))
+        for name in ("moods", "instruments"):
+            value = getattr(self, name)
+            reason = next((r for r in map(unprintable, value) if r), None) if isinstance(value, list) else None
+            if reason:
+                errors.append(FieldError(name, value, reason))
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             errors.append(FieldError("prompt", self.prompt, "prompt must be non-empty text"))
         elif len(self.prompt) > MAX_PROMPT_CHARS:
@@ -218,6 +227,22 @@ def _plannable(name: str, value: str, read) -> list[FieldError]:
     except ValueError as exc:
         return [FieldError(name, value, str(exc))]
     return []
+
+
+def unprintable(value: Any) -> str | None:
+    """Why text cannot be kept as it is: a control character (other than tab and line
+    breaks), which ends up in tags, manifests and terminals, or a lone surrogate, which is
+    not Unicode and cannot be written as UTF-8. None when it is fine or not text."""
+    if not isinstance(value, str):
+        return None
+    bad = _UNPRINTABLE.search(value)
+    if bad is None:
+        return None
+    what = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
+    return f"holds {what} ({bad.group()!r} at position {bad.start()}): not plain text"
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _is_number(value: Any) -> bool:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import stat
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -52,6 +53,7 @@ MAX_ALIASES = 1000  # YAML aliases (*name) per file: enough for a `<<: *defaults
 MAX_ALIAS_NODES = 100_000  # nodes that aliases add when expanded (a billion laughs adds 10**9)
 MAX_DEPTH = 64  # nesting of YAML collections; a job needs five
 MAX_SHOWN_CHARS = 60  # of a value or a field name in a message
+MAX_SHOWN_PATH = 200  # of a path inside a message
 
 
 class Problems:
@@ -85,7 +87,16 @@ def field_name(field: Any) -> str:
     """A field as shown: keys come from the file, so a long or unprintable one is shown as
     a shortened repr (no raw newline or terminal escape reaches the message)."""
     text = str(field)
-    return text if text.isprintable() and len(text) <= MAX_SHOWN_CHARS else shorten(text)
+    return text if text and text.isprintable() and len(text) <= MAX_SHOWN_CHARS else shorten(text)
+
+
+def shown_path(path: Any) -> str:
+    """A path as shown inside a message: at most MAX_SHOWN_PATH characters, unprintable
+    characters escaped (a file reference is the file's own text)."""
+    text = str(path)
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= MAX_SHOWN_PATH else "..." + text[-(MAX_SHOWN_PATH - 3):]
 
 
 def did_you_mean(name: str, known: Iterable[str], extra: tuple[str, ...] = ()) -> str:
@@ -109,13 +120,25 @@ def read_text(path: Path, file: str, report: Report, line: int | None = None, wh
     at the line that references it.
     """
     try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            report(file, line, where, f"cannot read {shown_path(path)}: it is a folder, not a file")
+            return None
+        if not stat.S_ISREG(mode):  # a FIFO would block the open, a device never end
+            report(file, line, where, f"cannot read {shown_path(path)}: not a regular file")
+            return None
         with path.open("rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        report(file, line, where, f"cannot read {path} ({exc.strerror or type(exc).__name__})")
+        report(file, line, where, f"cannot read {shown_path(path)} ({exc.strerror or type(exc).__name__})")
+        return None
+    except ValueError:  # a NUL byte or a lone surrogate in the name
+        report(file, line, where, f"cannot read {shown_path(path)} (not a valid file name: a NUL byte or "
+               "a lone surrogate)")
         return None
     if len(data) > MAX_FILE_BYTES:
-        report(file, line, where, f"{path} is larger than {MAX_FILE_BYTES // 2**20} MiB; split it into several files")
+        report(file, line, where, f"{shown_path(path)} is larger than {MAX_FILE_BYTES // 2**20} MiB; split it into "
+               "several files")
         return None
     try:
         return data.decode("utf-8-sig")
@@ -203,10 +226,14 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+    # The mapping's own keys, as written; `<<: *anchor` merges put the merged pairs first,
+    # and a key written here overrides a merged one (that is what a merge is for).
+    own = {id(key_node) for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge"}
     loader.flatten_mapping(node)  # applies `<<: *anchor` merges
     mapping = LineDict()
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {}
+    written: set = set()  # keys written in this mapping itself (not merged in)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -215,10 +242,12 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
             raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
                                                     "found an unhashable key", key_node.start_mark) from None
         line = key_node.start_mark.line + 1
-        if key in mapping:
+        if key in written and id(key_node) in own:
             loader.duplicate_keys.append((line, key, mapping.key_lines[key]))
         mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = line
+        if id(key_node) in own:
+            written.add(key)
     return mapping
 
 
@@ -236,9 +265,16 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 def parse_yaml(text: str, file: str, report: Report) -> Any:
     """YAML text → LineDict/LineList/scalars, or None after reporting the problem (with
     PyYAML's own words, never the file's text)."""
-    loader = _LineLoader(text)
+    loader = None
     try:
+        loader = _LineLoader(text)  # the reader refuses NUL and other control characters here
         data = loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        # Its str() would quote the file; the position says where.
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        report(file, line, "yaml", f"invalid YAML: unacceptable character #x{exc.character:04x} (control "
+               "characters are not allowed in YAML text)")
+        return None
     except yaml.YAMLError as exc:
         # PyYAML marks where it noticed the problem and, for unclosed things, where they began.
         problem, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
@@ -252,8 +288,12 @@ def parse_yaml(text: str, file: str, report: Report) -> Any:
             message = message[:157] + "..."
         report(file, line, "yaml", f"invalid YAML: {message}{begun}")
         return None
+    except RecursionError:
+        report(file, None, "yaml", "invalid YAML: nested too deeply to read")
+        return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     for line, key, first in loader.duplicate_keys:
         report(file, line, key, f"given twice in one mapping (first at line {first}); YAML keeps only the last")
     return data

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-
 from ...models.errors import SongfarmError
 from ...models.job import Job
 from ...models.request import TrackRequest
@@ -41,6 +40,7 @@ from ..delivery import manifest
 from ..delivery.sink import Sink
 from ..delivery.storage import StorageError
 from .round import round_dataset
+
 
 @dataclass
 class FarmConfig:

@@ -75,3 +75,14 @@ def test_console_script_is_installed():
     result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "songfarm"), "--help"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "render" in result.stdout
+
+
+def test_validate_checks_checkpoints_as_render_would(capsys, tmp_path):
+    job = tmp_path / "neural.yaml"
+    job.write_text("name: neural\nbackends:\n  verifier: {name: clap, options: {checkpoint: %s}}\n"
+                   "tracks:\n  - {id: a, prompt: a pop song}\n" % (tmp_path / "no-clap"))
+    code, _, err = run_cli(capsys, "validate", str(job))
+    assert code == 2 and "backends.verifier (clap): checkpoint" in err and "does not exist" in err
+    # Checkpoints that live on the cluster's workers are not looked for here.
+    code, out, err = run_cli(capsys, "validate", str(job), "--remote-checkpoints")
+    assert code == 0 and "ok" in out, err

@@ -203,7 +203,7 @@ def test_render_redoes_what_does_not_verify_or_changed(delivered, tmp_path, driv
 
     d = render_ok(drivers, tmp_path, job, "--verify")
     assert "2 tracks whose files do not match their manifest rows render again: lofi, pop" in d.err
-    assert "1 tracks changed since they were rendered (waltz): rendering them again" in d.err
+    assert "1 track changed since they were rendered (waltz): rendering them again" in d.err
     assert "0 already in the manifest, 3 to render" in d.err and "job faults: " in d.out
     assert_delivered_once(store, capsys, [t["id"] for t in TRACKS] * 2)  # two runs, one row each
 
