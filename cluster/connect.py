@@ -3,6 +3,20 @@
 Nothing here runs at import time; `connect()` is called by `songfarm render` (and the
 benchmark) just before the pipeline runs. An already-connected Ray (a test session, a
 notebook) is reused as it is.
+
+    no address, no RAY_ADDRESS   a new local Ray of our own, even where a `ray start` left its
+                                 address file (ray.init(address="local"))
+    "auto"                       RAY_ADDRESS, else the cluster the last `ray start` here wrote to
+                                 <temp dir>/ray/ray_current_cluster; one line when none answers
+    "host:6379"                  that cluster's GCS (RAY_ADDRESS likewise)
+    "ray://…", "http://…"        refused in one line: Ray Client cannot run Ray Data pipelines
+                                 (ray-project/ray#48682), and http:// is the job API, for
+                                 `ray job submit`
+
+The node IP: Ray 2.60 picks the machine's external address, and turns an explicit
+127.0.0.1 into it too; with SONGFARM_RAY_NODE_IP=127.0.0.1 connect() keeps this process and
+the Ray it starts on loopback (_keep_loopback), for a local Ray and for joining a head
+started on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -17,6 +31,13 @@ from ..models.errors import SongfarmError
 class ClusterError(SongfarmError):
     """Ray cannot be reached (--address / RAY_ADDRESS) or a local Ray cannot start: worth
     retrying later (`songfarm render` exits 3), not a mistake in the job."""
+
+
+class AddressError(SongfarmError):
+    """An address songfarm cannot render through (ray://, http://): fix it (exit 2)."""
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass
@@ -49,8 +70,8 @@ def connect(address: str | None = None, num_cpus: int | None = None,
             object_store_mb: int | None = None, node_ip: str | None = None) -> ClusterInfo:
     """Connect this process to Ray.
 
-    `address`: "auto", "ray://host:10001" or "host:6379" for an existing cluster; None →
-    the RAY_ADDRESS environment variable if set, else start a local Ray with `num_cpus`
+    `address`: "auto" or "host:6379" for an existing cluster (see the module docstring);
+    None → the RAY_ADDRESS environment variable if set, else start a local Ray with `num_cpus`
     (default: SONGFARM_RAY_NUM_CPUS, else every core here), `object_store_mb` (default:
     SONGFARM_RAY_OBJECT_STORE_MB, else Ray's choice), `node_ip` (default:
     SONGFARM_RAY_NODE_IP, e.g. 127.0.0.1 on a machine whose host name does not resolve)
@@ -61,23 +82,31 @@ def connect(address: str | None = None, num_cpus: int | None = None,
     t0 = time.perf_counter()
     local, started = False, not ray.is_initialized()
     if started:
+        node_ip = node_ip or os.environ.get("SONGFARM_RAY_NODE_IP")
         if not starts_local_ray(address):
-            address = address or os.environ["RAY_ADDRESS"]
-            _check_reachable(address)
+            target = _cluster_address(address)
+            if node_ip in LOOPBACK:
+                _keep_loopback()  # a head started on 127.0.0.1 (see _keep_loopback)
+            _check_reachable(target)
             try:
-                ray.init(address=address)
+                # "auto" stays "auto": ray.init finds the same cluster (RAY_ADDRESS, else the
+                # address file), and only through the file turns token auth on by itself when
+                # ~/.ray/auth_token exists; any other address needs RAY_AUTH_MODE=token.
+                ray.init(address=address or target)
             except Exception as exc:  # ConnectionError, TimeoutError, RuntimeError, ValueError …
                 _shutdown_quietly()
-                raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {_one_line(exc)}") from None
+                raise ClusterError(f"cannot connect to the Ray cluster at {target!r}: {_one_line(exc)}"
+                                   + _token_hint()) from None
         else:
             local = True
             kwargs = {}
             object_store_mb = object_store_mb or _env_number("SONGFARM_RAY_OBJECT_STORE_MB")
             if object_store_mb:
                 kwargs["object_store_memory"] = int(object_store_mb) * 1024 * 1024
-            node_ip = node_ip or os.environ.get("SONGFARM_RAY_NODE_IP")
             if node_ip:
                 kwargs["_node_ip_address"] = node_ip
+                if node_ip in LOOPBACK:
+                    _keep_loopback()
             cpus = num_cpus or _env_number("SONGFARM_RAY_NUM_CPUS") or os.cpu_count() or 1
             try:
                 # address="local": a new Ray of our own, never one a `ray start` left running here.
@@ -93,12 +122,81 @@ def connect(address: str | None = None, num_cpus: int | None = None,
                        object_store_bytes=float(res.get("object_store_memory", 0.0)), start_s=start_s)
 
 
+def address_file() -> str:
+    """Where `ray start` leaves the address of the cluster it started (Ray's own rule:
+    $RAY_TMPDIR, else $TMPDIR, else /tmp, then ray/ray_current_cluster)."""
+    tmp = os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp"
+    return os.path.join(tmp, "ray", "ray_current_cluster")
+
+
+def _cluster_address(address: str | None) -> str:
+    """The host:port of the cluster that `address` (or RAY_ADDRESS) names; AddressError for
+    forms songfarm cannot render through, ClusterError when "auto" finds no cluster here."""
+    given = f"--address {address}" if address else f"RAY_ADDRESS={os.environ['RAY_ADDRESS']}"
+    address = address or os.environ["RAY_ADDRESS"]
+    if address == "auto":
+        env = os.environ.get("RAY_ADDRESS", "")
+        if env and env != "auto":
+            address, given = env, f"RAY_ADDRESS={env}"
+        else:
+            address = _last_ray_start()
+    if address.startswith("ray://"):
+        raise AddressError(f"{given}: Ray Client (ray://) cannot run the farm's Ray Data pipeline; give the "
+                           f"cluster's GCS address (host:6379), or submit the render with `ray job submit`")
+    if address.startswith(("http://", "https://")):
+        raise AddressError(f"{given}: that is the job API (the dashboard), for `ray job submit`; "
+                           f"songfarm render joins a cluster at its GCS address (host:6379) or with auto")
+    return address
+
+
+def _last_ray_start() -> str:
+    """The address in the file the last `ray start` here left, if a cluster answers there."""
+    path = address_file()
+    try:
+        with open(path) as f:
+            address = f.read().strip()
+    except OSError:
+        raise ClusterError(f"no Ray cluster is running here (no RAY_ADDRESS, and no {path} from a `ray start`): "
+                           f"start one with `ray start --head`, or leave out --address for a local Ray") from None
+    if not _answers(address):
+        raise ClusterError(f"no Ray cluster is running here (the last `ray start` wrote {address} to {path}, and "
+                           f"nothing answers there): start one with `ray start --head`, or leave out --address")
+    return address
+
+
+def _keep_loopback() -> None:
+    """Keep a loopback node IP loopback. Ray 2.60 replaces 127.0.0.1 with the machine's
+    external address (services.resolve_ip_for_localhost) unless multi-node clusters are off
+    (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, its setting for one-machine Rays on macOS and
+    Windows): read at import in this process, from the environment in those Ray starts.
+    A head started that way takes no other nodes; a real cluster uses the nodes' own IPs."""
+    import ray._private.ray_constants as ray_constants
+
+    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def _token_hint() -> str:
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        return ""
+    return " (a cluster with token authentication needs RAY_AUTH_MODE=token and its token: see README)"
+
+
+def _answers(address: str, timeout_s: float = 5.0) -> bool:
+    try:
+        _check_reachable(address, timeout_s)
+    except ClusterError:
+        return False
+    return True
+
+
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """Fail in seconds when nothing answers at a host:port address: ray.init itself retries
-    an unreachable GCS for minutes. ("auto" and other forms are left to ray.init.)"""
+    an unreachable GCS for minutes."""
     import socket
 
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    host, sep, port = address.rpartition(":")
+    host = host.strip("[]")
     if not sep or not host or not port.isdigit():
         return
     try:

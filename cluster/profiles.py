@@ -9,9 +9,12 @@ Two profiles:
   (a shared quarter for the verifier); planners and embedded backends stay on CPUs.
 
 A job's `resources:` section wins. Stages the job leaves at the built-in default
-(`StageResources()`) take the profile matching the cluster; then `fit_to_cluster` makes
-sure the minimum pools can start at all (scaling CPU asks down, dropping GPU asks on a
-cluster without GPUs) and says what it changed.
+(`StageResources()`) take the profile matching the cluster; then, on a Ray that songfarm
+started here, `fit_to_cluster` makes sure the minimum pools can start at all (scaling CPU
+asks down, dropping GPU asks on a machine without GPUs: a laptop runs a GPU job on its
+CPUs) and says what it changed. On an existing cluster (--address) the job's asks are kept
+as written: cluster/capacity.py refuses asks the cluster can never hold, and an autoscaler
+adds the nodes for the rest, rather than the job silently changing shape.
 """
 
 from __future__ import annotations
@@ -52,12 +55,13 @@ def profile_for(cpus: float, gpus: float) -> dict[str, StageResources]:
 
 
 def resolve(resources: dict[str, StageResources], cpus: float, gpus: float,
-            gpu_stages: tuple[str, ...] = ()) -> tuple[dict[str, StageResources], list[str]]:
+            gpu_stages: tuple[str, ...] = (), fit: bool = True) -> tuple[dict[str, StageResources], list[str]]:
     """The pools to run with on a cluster of `cpus` CPUs and `gpus` GPUs, and notes on what changed.
 
     Stages left at the built-in default take the cluster's profile; `gpu_stages` are the
     stages whose backend can use a GPU (neural ones): only they keep GPU asks from the
-    gpu profile. Then the minimum pools are fitted to the cluster.
+    gpu profile. Then, with `fit` (a local Ray), the minimum pools are fitted to the cluster;
+    without it (an existing cluster) the asks stay as they are.
     """
     base = profile_for(cpus, gpus)
     out: dict[str, StageResources] = {}
@@ -68,7 +72,7 @@ def resolve(resources: dict[str, StageResources], cpus: float, gpus: float,
             if stage not in gpu_stages:
                 res.num_gpus = 0.0
         out[stage] = dataclasses.replace(res)
-    return fit_to_cluster(out, cpus, gpus)
+    return fit_to_cluster(out, cpus, gpus) if fit else (out, [])
 
 
 def fit_to_cluster(resources: dict[str, StageResources], cpus: float,

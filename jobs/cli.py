@@ -282,7 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="re-hash every delivered file first (default: check existence and size) and redo mismatches")
     p.add_argument("--wait", action="store_true",
                    help="when another driver is rendering this job, wait for it to finish instead of exiting 3")
-    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--address", help="an existing Ray cluster: auto (RAY_ADDRESS, else the address `ray start` "
+                                      "left here) or host:port of its GCS; ray:// is refused (Ray Data needs a "
+                                      "driver on the cluster: use `ray job submit`). Default: a fresh local Ray")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("status", help="counts by status, failures and progress of a job")

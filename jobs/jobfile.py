@@ -400,6 +400,12 @@ def _check_resources(resources: Any, file: str, line: int, report: Problems) -> 
             key_at, field = asks.key_lines[key], f"{where}.{key}"
             if key not in known:
                 report(file, key_at, field, f"unknown setting{did_you_mean(str(key), known)}", value)
+            elif key == "resources":  # custom Ray resources per actor: {name: amount}
+                if not isinstance(value, dict) or not all(
+                        isinstance(k, str) and _is_number(v) and 0 <= v <= MAX_POOL for k, v in value.items()):
+                    report(file, key_at, field, "must be a mapping of Ray resource names to numbers, at least 0", value)
+                else:
+                    pool.resources = {str(k): float(v) for k, v in value.items()}
             elif key in ("min_actors", "max_actors", "batch_size"):
                 if not _is_int(value) or not 1 <= value <= MAX_POOL:
                     report(file, key_at, field, f"must be a whole number, at least 1 and at most {MAX_POOL}", value)

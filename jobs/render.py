@@ -10,13 +10,17 @@
        render: those without a row, those whose files do not verify, those whose request
        or settings changed since (a different fingerprint; --keep-changed keeps them), plus
        `--rerender` statuses, or all of them with `--force`;
-    5. connect to Ray (a local one sized for this machine, or --address), fit the pools;
+    5. connect to Ray (a local one sized for this machine, or --address), fit the pools; on an
+       existing cluster check it can hold them (cluster/capacity.py: a job it never can stops
+       here with exit 2, naming each stage's ask and the nodes) and, where an autoscaler runs,
+       ask it ahead for the nodes a big job needs (withdrawn after the job);
     6. run the farm (pipelines.farm.driver), then write report.html and print a summary.
 
 Exit status (also in `songfarm render --help`):
     0    every track of the job is delivered (accepted or rejected)
     1    some tracks failed (each has a manifest row with the stage and the error)
-    2    bad input: the job file, an option, an unwritable output
+    2    bad input: the job file, an option, an unwritable output, or pools the cluster can
+         never hold (CapacityError: change the job's resources or the cluster)
     3    the store or the cluster is unavailable, or another driver holds the job: retry later
     130  interrupted (Ctrl-C or SIGTERM); the run's end is recorded as "interrupted"
 """
@@ -172,16 +176,25 @@ def _render_held(args: argparse.Namespace, job, storage, lease, rerender: set[st
         t0 = time.perf_counter()
         cluster = connect(address)
         _catch_sigterm()  # ray.init replaced ours with one that exits without cleaning up
+        asked: list[dict] = []
         try:
             gpu_stages = tuple(s for s, spec in job.settings.backends.items() if spec.name in GPU_BACKENDS)
-            job.resources, notes = resolve(job.resources, cluster.cpus, cluster.gpus, gpu_stages)
+            # A Ray songfarm started here is fitted to this machine (a laptop runs a GPU job on
+            # its CPUs, with a note); an existing cluster keeps the job's asks, and refuses at
+            # once the ones it can never hold (one line, exit 2) instead of waiting forever.
+            existing = not starts_local_ray(address)
+            job.resources, notes = resolve(job.resources, cluster.cpus, cluster.gpus, gpu_stages, fit=not existing)
             for note in notes:
                 say(f"songfarm: {note}")
+            if existing:
+                asked = _check_and_request_capacity(job.resources, len(todo), say)
             sink = Sink(storage, job.name, job.settings.delivery)
             sink.write_job_yaml(job_to_yaml(job))
             result = Farm(job, sink, lease=lease).run(todo, progress_extra={"total": len(job.tracks),
                                                                             "skipped": len(job.tracks) - len(todo)})
         finally:
+            if asked:
+                _withdraw_request(say)
             disconnect(cluster)
         say(f"songfarm: rendered {len(todo)} tracks in {time.perf_counter() - t0:.1f} s "
             f"(Ray start {cluster.start_s:.1f} s, {result.rounds} rounds)")
@@ -202,6 +215,42 @@ def _render_held(args: argparse.Namespace, job, storage, lease, rerender: set[st
             print(f"  failed {t.id}: {row['error_stage']}: {row['error']}")
     print(f"report: {report_uri}")
     return 1 if counts["failed"] or missing else 0
+
+
+def _check_and_request_capacity(resources, tracks: int, say) -> list[dict]:
+    """On an existing cluster: fail now when the pools can never run there (CapacityError),
+    and with an autoscaler ask it ahead for the nodes the job needs. Returns what was asked."""
+    from ..cluster.capacity import (autoscaler_node_types, check_capacity, fits_now, min_bundles, node_offers,
+                                    request_nodes, scale_request)
+
+    nodes = node_offers()
+    node_types = autoscaler_node_types()
+    check_capacity(resources, nodes, node_types)
+    if node_types is None:
+        return []
+    # A big job asks for the pools it can keep busy; any job whose minimum pools do not fit the
+    # nodes there now asks for those (the autoscaler would see the waiting actors only later).
+    bundles = scale_request(resources, tracks) or ([] if fits_now(resources, nodes) else min_bundles(resources))
+    if bundles:
+        request_nodes(bundles)
+        shapes: dict[str, int] = {}
+        for b in bundles:
+            key = "{" + ", ".join(f"{k}: {v:g}" for k, v in sorted(b.items())) + "}"
+            shapes[key] = shapes.get(key, 0) + 1
+        say(f"songfarm: asked the autoscaler for {len(bundles)} actors' resources for {_tracks(tracks)}: "
+            + ", ".join(f"{shape} ×{n}" for shape, n in shapes.items()))
+    return bundles
+
+
+def _withdraw_request(say) -> None:
+    """Withdraw the autoscaler request after the job, so its nodes can go once idle. (A driver
+    that dies without this leaves the request standing; the next run's request replaces it.)"""
+    from ..cluster.capacity import request_nodes
+
+    try:
+        request_nodes([])
+    except Exception as exc:  # the cluster went away: its request went with it
+        say(f"songfarm: could not withdraw the autoscaler request: {type(exc).__name__}: {exc}")
 
 
 def _tracks(n: int) -> str:

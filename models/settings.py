@@ -98,3 +98,6 @@ class StageResources:
     batch_size: int = 1  # rows per __call__
     num_cpus: float = 1.0  # CPUs reserved per actor
     num_gpus: float = 0.0  # GPUs per actor (fractional allowed); 0 = CPU only
+    # Custom Ray resources per actor, e.g. {"cpu_pool": 0.1}: only nodes started with that
+    # resource take the actor (how a CPU-only stage is kept off the GPU nodes).
+    resources: dict[str, float] = field(default_factory=dict)

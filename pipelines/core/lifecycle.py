@@ -42,7 +42,8 @@ DECISIONS = ("accept", "rerender", "reject", "fail")
 LIGHT = ("track_id", "request", "attempt", "status", "error", "error_stage", "error_field", "error_value",
          "plan", "plan_s", "candidate", "seed", "sample_rate", "duration_s", "generator", "model", "generate_s",
          "verdict", "score", "accepted", "verify_s", "planner_version", "generator_version", "verifier_version",
-         "generator_host", "planner_cpu_s", "generator_cpu_s", "verifier_cpu_s")
+         "generator_host", "planner_node", "generator_node", "verifier_node", "planner_cpu_s", "generator_cpu_s",
+         "verifier_cpu_s")
 
 
 def _str(v: Any) -> str:
@@ -177,6 +178,7 @@ class TrackLifecycle:
             "generator_version": _str(row.get("generator_version")),
             "verifier_version": _str(row.get("verifier_version")), "model": _str(row.get("model")),
             "plan_s": float(row.get("plan_s") or 0.0), "node": _str(row.get("generator_host")),
+            **{f"{stage}_node": _str(row.get(f"{stage}_node")) for stage in ("planner", "generator", "verifier")},
         }
         if self.status == "failed":
             return {**values, "error": _str(row.get("error")), "error_stage": _str(row.get("error_stage")),

@@ -6,6 +6,8 @@ rendered it:
 
     <stage>_version  str    the backend's version
     <stage>_host     str    host name of the node that ran it
+    <stage>_node     str    Ray node id of the node that ran it ('' outside Ray): the nodes of
+                            one machine (a test cluster, several raylets) share a host name
     <stage>_cpu_s    float  CPU seconds of this process per output row
 
 Plain Python: usable in a loop without Ray (pipelines/core/local.py).
@@ -32,6 +34,7 @@ class StageShell:
         self.stage = stage
         self.backend = make(stage, name, options)
         self.host = socket.gethostname()
+        self.node = ray_node_id()
 
     @classmethod
     def for_settings(cls, stage: str, settings: RenderSettings) -> "StageShell":
@@ -48,8 +51,21 @@ class StageShell:
         n = len(next(iter(out.values()))) if out else 0
         out[f"{self.stage}_version"] = np.array([self.version] * n, dtype=object)
         out[f"{self.stage}_host"] = np.array([self.host] * n, dtype=object)
+        out[f"{self.stage}_node"] = np.array([self.node] * n, dtype=object)
         out[f"{self.stage}_cpu_s"] = np.full(n, (time.process_time() - cpu0) / max(1, n), dtype=np.float64)
         return out
+
+
+def ray_node_id() -> str:
+    """The Ray node id of this process, or '' when Ray is not installed or not initialised here
+    (the shell runs in a plain loop too: pipelines/core/local.py)."""
+    try:
+        import ray
+    except ImportError:
+        return ""
+    if not ray.is_initialized():
+        return ""
+    return ray.get_runtime_context().get_node_id() or ""
 
 
 def stage_shells(settings: RenderSettings) -> dict[str, StageShell]:

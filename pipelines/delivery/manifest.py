@@ -90,6 +90,9 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("verify_s", pa.float64(), "verifier wall seconds of the delivered take"),
     ("sink_s", pa.float64(), "seconds spent writing this track's files"),
     ("node", pa.string(), "host name of the node that rendered the delivered take"),
+    ("planner_node", pa.string(), "Ray node id of the planner actor of the delivered take ('' outside Ray)"),
+    ("generator_node", pa.string(), "Ray node id of the generator actor of the delivered take ('' outside Ray)"),
+    ("verifier_node", pa.string(), "Ray node id of the verifier actor of the delivered take ('' outside Ray)"),
     ("rendered_at", pa.timestamp("us", tz="UTC"), "when the row was written (UTC); the newest row wins"),
 ]
 

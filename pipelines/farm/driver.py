@@ -13,7 +13,11 @@ beyond them), closes the track's round in its lifecycle and does what the decisi
 - a take that becomes the track's best is written at once, under names no row points to
   (pipelines/delivery/sink.py), so its audio need not be kept;
 - a decided track gets its manifest row, the commit of its delivery, exactly once per run
-  (a repeat of a take after an actor retry, or of a decided track, is ignored).
+  (a repeat of a take after an actor retry, or of a decided track, is ignored, and counted).
+
+The driver also watches the cluster: the alive nodes at the start of each round and at each
+progress heartbeat, so a node lost mid-job is named (Ray Data restarts its actors elsewhere
+and retries their work), and at the end one line per stage says on which nodes it ran.
 
 With a job lease (pipelines/delivery/lease.py) every row is written only while the lease
 is still this driver's.
@@ -58,6 +62,10 @@ class FarmResult:
     stage_cpu_s: dict[str, float]  # summed CPU seconds of the stage actors: planner, generator, verifier
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (track_id, stage, error)
     first_take_s: float | None = None  # seconds from the start to the first verified take (actor start-up)
+    # stage → Ray node id → take rows the driver took from actors on that node ('' outside Ray)
+    placement: dict[str, dict[str, int]] = field(default_factory=dict)
+    lost_nodes: dict[str, str] = field(default_factory=dict)  # Ray node id → IP of nodes that died mid-job
+    retried_takes: dict[str, int] = field(default_factory=dict)  # track_id → repeated take rows ignored
 
     @property
     def delivered(self) -> int:
@@ -106,6 +114,11 @@ class Farm:
         self._first_take_s: float | None = None
         self._first_done_at: float | None = None  # monotonic time the first track was delivered
         self._lock = threading.Lock()  # the heartbeat thread and the main loop both report progress
+        self._placement: dict[str, dict[str, int]] = {stage: {} for stage in STAGES}
+        self._retried: dict[str, int] = {}
+        self._nodes: dict[str, str] = {}  # alive Ray node id → IP, as last seen
+        self._lost: dict[str, str] = {}
+        self._watch_nodes()
         stop = threading.Event()
         heartbeat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
         heartbeat.start()
@@ -134,12 +147,16 @@ class Farm:
         finally:
             stop.set()
             heartbeat.join()
+            self._watch_nodes()  # a node lost in the last moments is still named
             self._finish(state)
+            self._log_placement()
         stage_s = {k: sum(life.stage_s[k] for life in self._lives.values()) for k in ("plan", "generate", "verify")}
         cpu_s = {k: sum(life.stage_cpu_s[k] for life in self._lives.values()) for k in STAGES}
         return FarmResult(total=len(requests), counts=dict(self._counts), wall_s=time.monotonic() - self._t0,
                           rounds=self._round, stage_s={**stage_s, "sink": self._sink_s}, stage_cpu_s=cpu_s,
-                          failures=list(self._failures), first_take_s=self._first_take_s)
+                          failures=list(self._failures), first_take_s=self._first_take_s,
+                          placement={k: dict(v) for k, v in self._placement.items()}, lost_nodes=dict(self._lost),
+                          retried_takes=dict(self._retried))
 
     @property
     def _pending(self) -> int:
@@ -149,9 +166,42 @@ class Farm:
         """Keep progress.json fresh while actors start or a long take renders (no rows land then)."""
         while not stop.wait(self.config.progress_s):
             try:
+                self._watch_nodes()
                 self._progress()
             except Exception as exc:  # a store hiccup here is not the job's failure; the main loop will see it
                 self.log(f"songfarm: progress not recorded: {exc}")
+
+    def _watch_nodes(self) -> None:
+        """Note the cluster's alive nodes; name each one that went away (or joined) since last time."""
+        import ray
+
+        if not ray.is_initialized():
+            return
+        try:
+            alive = {n["NodeID"]: n.get("NodeManagerAddress", "") for n in ray.nodes() if n.get("Alive")}
+        except Exception as exc:  # the GCS briefly unreachable is not the job's failure
+            self.log(f"songfarm: could not list the cluster's nodes: {exc}")
+            return
+        with self._lock:
+            first = not self._nodes
+            for node, ip in self._nodes.items():
+                if node not in alive and node not in self._lost:
+                    self._lost[node] = ip
+                    self.log(f"songfarm: node {node} ({ip}) lost during the job; Ray Data retries its work")
+            if not first:
+                for node in alive.keys() - self._nodes.keys():
+                    self.log(f"songfarm: node {node} ({alive[node]}) joined the cluster")
+            self._nodes = alive
+
+    def _log_placement(self) -> None:
+        """One line per stage: the nodes its actors ran on and the take rows each gave; then the
+        work Ray Data did twice (repeated takes the driver ignored)."""
+        for stage, nodes in self._placement.items():
+            where = ", ".join(f"{node or 'local'} {rows} rows" for node, rows in sorted(nodes.items()))
+            self.log(f"songfarm: placement {stage}: {len(nodes)} nodes: {where or 'no rows'}")
+        if self._lost or self._retried:
+            self.log(f"songfarm: retried work: {sum(self._retried.values())} takes of {len(self._retried)} tracks"
+                     + (f" ({', '.join(sorted(self._retried))})" if self._retried else ""))
 
     def _finish(self, state: str) -> None:
         """Flush what was delivered and record how the run ended, even when it is failing."""
@@ -170,6 +220,7 @@ class Farm:
     def _run_round(self, rows: list[dict[str, Any]]) -> None:
         self.log(f"songfarm: job {self.job.name}: round {self._round}/{self.job.settings.max_attempts}, "
                  f"{len(rows)} tracks")
+        self._watch_nodes()
         open_tracks: dict[str, _Open] = {}
         for batch in round_dataset(self.job, rows).iter_batches(batch_size=None, batch_format="numpy",
                                                                prefetch_batches=1):
@@ -181,12 +232,18 @@ class Farm:
                 tid = _str(row["track_id"])
                 life = self._lives.get(tid)
                 if life is None or life.done or life.rounds >= self._round:
+                    self._retried[tid] = self._retried.get(tid, 0) + 1
                     continue  # a retried batch repeating a track already handled
                 group = open_tracks.setdefault(tid, _Open(expected=life.request.candidates))
                 cand = int(row.get("candidate", -1))
                 if cand in group.takes:
+                    self._retried[tid] = self._retried.get(tid, 0) + 1
                     continue  # the same take again after a retry
                 group.takes[cand] = row
+                for stage in STAGES:  # the node id is '' outside Ray
+                    if f"{stage}_node" in row:
+                        node = _str(row[f"{stage}_node"])
+                        self._placement[stage][node] = self._placement[stage].get(node, 0) + 1
                 if cand == -1 or len(group.takes) >= group.expected:  # -1: planner/generator failed
                     self._close(tid, open_tracks.pop(tid))
             self.sink.flush_due()

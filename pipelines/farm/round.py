@@ -78,6 +78,7 @@ def round_dataset(job: Job, rows: list[dict[str, Any]]):
             batch_size=res.batch_size,
             num_cpus=res.num_cpus,
             num_gpus=res.num_gpus,
+            resources=dict(res.resources) or None,
             batch_format="numpy",
             zero_copy_batch=True,  # stages copy rows out of the read-only batch views
         )

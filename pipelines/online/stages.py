@@ -104,7 +104,7 @@ class VerifierDeployment(StageReplica):
             if row["status"] != "ok":
                 logger.error("request %s: verifier failed: %s", row.get("request_id"), row["error"])
         keep = ("candidate", "verdict", "score", "accepted", "verify_s", "status", "error", "error_stage",
-                "error_field", "error_value", "verifier_version", "verifier_host", "verifier_cpu_s")
+                "error_field", "error_value", "verifier_version", "verifier_host", "verifier_node", "verifier_cpu_s")
         return [{k: row[k] for k in keep} for row in out]
 
 
