@@ -21,6 +21,7 @@ started on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -162,6 +163,24 @@ def _last_ray_start() -> str:
         raise ClusterError(f"no Ray cluster is running here (the last `ray start` wrote {address} to {path}, and "
                            f"nothing answers there): start one with `ray start --head`, or leave out --address")
     return address
+
+
+@contextlib.contextmanager
+def loopback_only():
+    """Inside: Ray keeps 127.0.0.1 node IPs as they are (`_keep_loopback`); after: as before.
+    For processes that host in-process loopback clusters for a while (the cluster tests)."""
+    import ray._private.ray_constants as ray_constants
+
+    saved = os.environ.get(ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR), ray_constants.ENABLE_RAY_CLUSTER
+    _keep_loopback()
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved[1]
+        if saved[0] is None:
+            os.environ.pop(ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR, None)
+        else:
+            os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = saved[0]
 
 
 def _keep_loopback() -> None:

@@ -8,6 +8,7 @@ boto3 with an explicit endpoint — the same code path as MinIO or AWS in produc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -22,16 +23,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The session's shared Ray: 2 CPUs, no dashboard, a small object store.
+SESSION_RAY = {"num_cpus": 2, "include_dashboard": False, "object_store_memory": 300 * 1024 * 1024,
+               "configure_logging": False, "log_to_driver": False}
+
+
 @pytest.fixture(scope="session")
 def ray_session():
-    """ONE shared Ray for the session: 2 CPUs, no dashboard, a small object store."""
+    """ONE shared Ray for the session (SESSION_RAY)."""
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024 * 1024,
-                 configure_logging=False, log_to_driver=False)
+        ray.init(**SESSION_RAY)
     yield ray
     ray.shutdown()
+
+
+@contextlib.contextmanager
+def own_ray_cluster():
+    """For a test module that runs a Ray cluster of its own: the session's shared Ray is
+    shut down first, 127.0.0.1 stays 127.0.0.1 meanwhile (cluster.connect.loopback_only),
+    and the shared Ray is started again afterwards if it was running (its fixture has
+    already run, so later tests expect it connected)."""
+    import ray
+
+    from songfarm.cluster.connect import loopback_only
+
+    was = ray.is_initialized()
+    ray.shutdown()
+    try:
+        with loopback_only():
+            yield
+    finally:
+        ray.shutdown()
+        if was:
+            ray.init(**SESSION_RAY)
 
 
 @dataclass

@@ -31,7 +31,7 @@ from songfarm.cluster.capacity import (CapacityError, check_capacity, fits_now, 
                                        stage_ask)
 from songfarm.models.settings import StageResources
 
-from conftest import free_port
+from conftest import free_port, own_ray_cluster
 
 # Ray's fake multi-node provider, named as an "external" one: as "fake_multinode" the
 # autoscaler would read its defaults from the example.yaml this wheel lacks.
@@ -128,24 +128,8 @@ def no_shared_ray():
     for minutes, unless multi-node mode is off (as tests/cluster/test_multinode.py does). The
     environment variable also reaches the autoscaler monitor, so the fake provider's worker
     nodes, which take Ray's guess at this machine's address, start on 127.0.0.1 too."""
-    import ray
-    import ray._private.ray_constants as ray_constants
-
-    was = ray.is_initialized()
-    ray.shutdown()
-    saved = os.environ.get(ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR), ray_constants.ENABLE_RAY_CLUSTER
-    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    yield
-    ray.shutdown()
-    ray_constants.ENABLE_RAY_CLUSTER = saved[1]
-    if saved[0] is None:
-        os.environ.pop(ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR, None)
-    else:
-        os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = saved[0]
-    if was:
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024 * 1024,
-                 configure_logging=False, log_to_driver=False)
+    with own_ray_cluster():
+        yield
 
 
 def write_job(tmp_path: Path, name: str, n: int = 3) -> Path:

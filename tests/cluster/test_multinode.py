@@ -22,7 +22,6 @@ one mid-job; C starts from the one left and adds another mid-job.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -37,6 +36,8 @@ from songfarm.pipelines.delivery.sink import Sink, SinkConfig
 from songfarm.pipelines.delivery.storage import open_storage
 from songfarm.pipelines.delivery.verify import verify_rows
 from songfarm.pipelines.farm.driver import Farm, FarmConfig
+
+from conftest import own_ray_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -56,38 +57,25 @@ def cluster():
     """head + CPU node + one GPU node, with this process connected; afterwards the session's
     shared local Ray (tests/conftest.py) is started again if it was running before."""
     import ray
-    import ray._private.ray_constants as ray_constants
     from ray.cluster_utils import Cluster
 
-    had_ray = ray.is_initialized()
-    ray.shutdown()  # the session's shared Ray may be connected from earlier tests
-    # Ray 2.60 turns a 127.0.0.1 address into the machine's external IP (resolve_ip_for_localhost),
-    # where this loopback GCS does not listen, unless multi-node mode is off; that setting is
+    # Ray 2.60 turns a 127.0.0.1 address into the machine's external IP, where this loopback
+    # GCS does not listen, unless multi-node mode is off (own_ray_cluster); that setting is
     # only read there (and by the `ray start` CLI), so the in-process nodes still join.
-    saved = os.environ.get(ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR), ray_constants.ENABLE_RAY_CLUSTER
-    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    # Quick health checks, so a removed node is declared dead in seconds, not ~30 s.
-    head = {"num_cpus": 1, "node_ip_address": IP, "include_dashboard": False,
-            "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4}}
-    c = Cluster(initialize_head=True, head_node_args=head)
-    try:
-        c.cpu_node = c.add_node(node_ip_address=IP, **CPU_NODE)
-        c.gpu_nodes = [c.add_node(node_ip_address=IP, **GPU_NODE)]
-        c.wait_for_nodes()
-        ray.init(address=c.address, _node_ip_address=IP, configure_logging=False, log_to_driver=False)
-        yield c
-    finally:
-        ray.shutdown()
-        c.shutdown()
-        ray_constants.ENABLE_RAY_CLUSTER = saved[1]
-        if saved[0] is None:
-            os.environ.pop(ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR, None)
-        else:
-            os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = saved[0]
-        if had_ray:  # later tests take the session fixture, which has already run
-            ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024 * 1024,
-                     configure_logging=False, log_to_driver=False)
+    with own_ray_cluster():
+        # Quick health checks, so a removed node is declared dead in seconds, not ~30 s.
+        head = {"num_cpus": 1, "node_ip_address": IP, "include_dashboard": False,
+                "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4}}
+        c = Cluster(initialize_head=True, head_node_args=head)
+        try:
+            c.cpu_node = c.add_node(node_ip_address=IP, **CPU_NODE)
+            c.gpu_nodes = [c.add_node(node_ip_address=IP, **GPU_NODE)]
+            c.wait_for_nodes()
+            ray.init(address=c.address, _node_ip_address=IP, configure_logging=False, log_to_driver=False)
+            yield c
+        finally:
+            ray.shutdown()
+            c.shutdown()
 
 
 def gpu_node_ids() -> set[str]:

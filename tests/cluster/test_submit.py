@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from songfarm.pipelines.delivery import manifest
 from songfarm.pipelines.delivery.storage import open_storage
 
 from conftest import free_port
+from processes import kill_session
 
 pytestmark = pytest.mark.slow
 
@@ -74,38 +74,6 @@ def run(argv: list, env: dict, cwd: Path | None = None, timeout: float = TIMEOUT
         pytest.fail(f"{argv[:3]} did not finish in {timeout} s; stderr:\n{err[-3000:]}")
     kill_session(proc.pid)  # a local Ray the command started and left behind
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
-def pids_where(match) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        if match(int(fields[3]), cmdline):
-            pids.append(int(entry))
-    return pids
-
-
-def kill_session(sid: int, mention: str | None = None) -> None:
-    """SIGKILL every process of session `sid`, and any whose command line mentions `mention`."""
-    def ours(session, cmdline):
-        return session == sid or (mention is not None and mention in cmdline)
-
-    for pid in pids_where(ours):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 15
-    while pids_where(ours) and time.monotonic() < deadline:
-        time.sleep(0.1)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from songfarm.pipelines.delivery.lease import LEASE_FILE
 from songfarm.pipelines.delivery.storage import open_storage
 
 from conftest import free_port
+from processes import kill_session
 
 pytestmark = pytest.mark.slow
 
@@ -46,22 +47,6 @@ def write_job(folder: Path, output: Path | str, name: str = "faults", tracks=TRA
     path.write_text(yaml.safe_dump({"name": name, "output": str(output), "resources": RESOURCES, "tracks": tracks,
                                     "defaults": {"duration_s": 4, "max_attempts": 1, **defaults}}))
     return path
-
-
-def session_pids(sid: int) -> list[int]:
-    """Every process whose session is `sid` (the driver and the Ray it started)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid:
-            pids.append(int(entry))
-    return pids
 
 
 class Driver:
@@ -96,15 +81,8 @@ class Driver:
 
     def kill(self) -> None:
         """SIGKILL the driver and everything of its session (its Ray), and reap the driver."""
-        for pid in session_pids(self.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_session(self.pid)
         self.proc.wait(timeout=30)
-        deadline = time.monotonic() + 15
-        while session_pids(self.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -221,7 +199,10 @@ def test_kill_9_before_any_file(tmp_path, drivers, capsys):
 
 
 def test_kill_9_between_a_file_and_its_row(tmp_path, drivers, capsys):
-    job = write_job(tmp_path, tmp_path / "renders")
+    # Six 20 s tracks: they land one by one over seconds, while their rows wait in the sink's
+    # buffer (written every few seconds), so files without rows show for a while.
+    tracks = [{**t, "id": f"{t['id']}-{i}"} for i in range(2) for t in TRACKS]
+    job = write_job(tmp_path, tmp_path / "renders", tracks=tracks, duration_s=20)
     store = open_storage(str(tmp_path / "renders" / "faults"))
 
     def file_without_row():
@@ -232,12 +213,24 @@ def test_kill_9_between_a_file_and_its_row(tmp_path, drivers, capsys):
         return bool(files - named)
 
     d = start(drivers, tmp_path, "render", str(job))
-    wait_until(file_without_row, d, what="an audio file without its row")
+
+    def frozen_in_the_gap():
+        # The driver writes rows every few seconds: freeze it (SIGSTOP, at once) as soon as a
+        # file without its row shows, and let it go on if its row landed just before.
+        if not file_without_row():
+            return False
+        os.kill(d.pid, signal.SIGSTOP)
+        if file_without_row():
+            return True
+        os.kill(d.pid, signal.SIGCONT)
+        return False
+
+    wait_until(frozen_in_the_gap, d, what="an audio file without its row")
     d.kill()
     assert file_without_row()  # the kill did land in the gap
     d = render_ok(drivers, tmp_path, job)
     assert "files no manifest row points to" in d.err  # the orphan was cleared
-    assert_delivered_once(store, capsys, [t["id"] for t in TRACKS])
+    assert_delivered_once(store, capsys, [t["id"] for t in tracks])
 
 
 def test_kill_9_during_a_re_render(tmp_path, drivers, capsys):
