@@ -88,11 +88,22 @@ def autoscaler_node_types() -> list[dict] | None:
     return [] if any(not n.startswith("node_") for n in names) else None
 
 
+def min_pools_need(resources: dict[str, StageResources]) -> dict[str, float]:
+    """What the minimum pools hold together: resource → Σ over stages of min_actors × the
+    actor's ask (what has to fit a cluster before the job can start at all)."""
+    need: dict[str, float] = {}
+    for res in resources.values():
+        for key, amount in stage_ask(res).items():
+            need[key] = need.get(key, 0.0) + res.min_actors * amount
+    return need
+
+
 def _fits(ask: dict[str, float], node: dict[str, float]) -> bool:
     return all(node.get(k, 0.0) >= v for k, v in ask.items())
 
 
-def _fmt(res: dict[str, float]) -> str:
+def format_ask(res: dict[str, float]) -> str:
+    """{"CPU": 1.0, "GPU": 0.25} → '{GPU: 0.25, CPU: 1}' (GPU first), for one-line messages."""
     return "{" + ", ".join(f"{k}: {v:g}" for k, v in sorted(res.items(), key=lambda kv: (kv[0] != "GPU", kv[0]))) + "}"
 
 
@@ -115,8 +126,7 @@ def check_capacity(resources: dict[str, StageResources], nodes: list[dict[str, f
         if ask and not any(_fits(ask, n) for n in nodes + growable):
             problems.append(stage)
     if not problems and not growable:
-        for key in sorted({k for s in STAGES for k in stage_ask(resources[s])}):
-            need = sum(resources[s].min_actors * stage_ask(resources[s]).get(key, 0.0) for s in STAGES)
+        for key, need in sorted(min_pools_need(resources).items()):
             if need > sum(n.get(key, 0.0) for n in nodes) + 1e-9:
                 problems.append(key)
     if problems:
@@ -126,16 +136,16 @@ def check_capacity(resources: dict[str, StageResources], nodes: list[dict[str, f
 def capacity_line(resources: dict[str, StageResources], nodes: list[dict[str, float]],
                   node_types: list[dict] | None, problems: list[str]) -> str:
     """The one line: what each stage asks, what the cluster offers, and what to change."""
-    asks = ", ".join(f"{s} asks {_fmt(stage_ask(resources[s]))} per actor × {resources[s].min_actors}"
+    asks = ", ".join(f"{s} asks {format_ask(stage_ask(resources[s]))} per actor × {resources[s].min_actors}"
                      for s in STAGES)
     shapes: dict[str, int] = {}
     for n in nodes:
-        shapes[_fmt(n)] = shapes.get(_fmt(n), 0) + 1
+        shapes[format_ask(n)] = shapes.get(format_ask(n), 0) + 1
     offers = "nodes " + ", ".join(f"{shape} ×{count}" for shape, count in shapes.items()) if shapes else "no nodes"
     if not any(n.get("GPU", 0) > 0 for n in nodes):
         offers += " (no GPU)"
     if node_types:
-        offers += "; its autoscaler adds " + ", ".join(f"{t['name']} {_fmt(t['resources'])}" for t in node_types)
+        offers += "; its autoscaler adds " + ", ".join(f"{t['name']} {format_ask(t['resources'])}" for t in node_types)
     fixes = []
     for p in problems:
         if p in STAGES:

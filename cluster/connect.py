@@ -13,6 +13,11 @@ notebook) is reused as it is.
                                  (ray-project/ray#48682), and http:// is the job API, for
                                  `ray job submit`
 
+Ray's log lines: `ray_logs()` sends the driver's Ray and Ray Data Python log lines to a
+handler of the caller's (the job's log file) and, unless asked, keeps them off the terminal;
+`connect(log_to_driver=False)` leaves the actors' output in the session's worker-*.out/.err
+files instead of forwarding it here.
+
 The node IP: Ray 2.60 picks the machine's external address, and turns an explicit
 127.0.0.1 into it too; with SONGFARM_RAY_NODE_IP=127.0.0.1 connect() keeps this process and
 the Ray it starts on loopback (_keep_loopback), for a local Ray and for joining a head
@@ -22,6 +27,7 @@ started on 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -49,12 +55,18 @@ class ClusterInfo:
     gpus: float  # GPUs the cluster has in total
     object_store_bytes: float  # object store memory of the cluster
     start_s: float  # seconds ray.init took (0 when it was already connected)
+    session_dir: str = ""  # this machine's folder of the Ray session (its logs/ hold Ray's own logs)
 
 
 def starts_local_ray(address: str | None = None) -> bool:
     """Whether `connect(address)` starts Ray on this machine (no address, no RAY_ADDRESS):
     then the cluster sees this machine's files, so checkpoint paths can be checked here."""
     return not (address or os.environ.get("RAY_ADDRESS"))
+
+
+def local_cpus() -> float:
+    """The CPUs a local Ray gets: SONGFARM_RAY_NUM_CPUS, else this machine's cores."""
+    return _env_number("SONGFARM_RAY_NUM_CPUS") or os.cpu_count() or 1
 
 
 def _env_number(name: str) -> float | None:
@@ -68,7 +80,7 @@ def _env_number(name: str) -> float | None:
 
 
 def connect(address: str | None = None, num_cpus: int | None = None,
-            object_store_mb: int | None = None, node_ip: str | None = None) -> ClusterInfo:
+            object_store_mb: int | None = None, node_ip: str | None = None, log_to_driver: bool = True) -> ClusterInfo:
     """Connect this process to Ray.
 
     `address`: "auto" or "host:6379" for an existing cluster (see the module docstring);
@@ -76,7 +88,9 @@ def connect(address: str | None = None, num_cpus: int | None = None,
     (default: SONGFARM_RAY_NUM_CPUS, else every core here), `object_store_mb` (default:
     SONGFARM_RAY_OBJECT_STORE_MB, else Ray's choice), `node_ip` (default:
     SONGFARM_RAY_NODE_IP, e.g. 127.0.0.1 on a machine whose host name does not resolve)
-    and no dashboard. Returns the cluster's size; ClusterError when Ray cannot be had.
+    and no dashboard. `log_to_driver`: print what the actors print here (Ray's default), or
+    leave it in the session's worker log files. Returns the cluster's size; ClusterError when
+    Ray cannot be had.
     """
     import ray
 
@@ -93,7 +107,7 @@ def connect(address: str | None = None, num_cpus: int | None = None,
                 # "auto" stays "auto": ray.init finds the same cluster (RAY_ADDRESS, else the
                 # address file), and only through the file turns token auth on by itself when
                 # ~/.ray/auth_token exists; any other address needs RAY_AUTH_MODE=token.
-                ray.init(address=address or target)
+                ray.init(address=address or target, log_to_driver=log_to_driver)
             except Exception as exc:  # ConnectionError, TimeoutError, RuntimeError, ValueError …
                 _shutdown_quietly()
                 raise ClusterError(f"cannot connect to the Ray cluster at {target!r}: {_one_line(exc)}"
@@ -108,10 +122,11 @@ def connect(address: str | None = None, num_cpus: int | None = None,
                 kwargs["_node_ip_address"] = node_ip
                 if node_ip in LOOPBACK:
                     _keep_loopback()
-            cpus = num_cpus or _env_number("SONGFARM_RAY_NUM_CPUS") or os.cpu_count() or 1
+            cpus = num_cpus or local_cpus()
             try:
                 # address="local": a new Ray of our own, never one a `ray start` left running here.
-                ray.init(address="local", num_cpus=int(cpus), include_dashboard=False, **kwargs)
+                ray.init(address="local", num_cpus=int(cpus), include_dashboard=False, log_to_driver=log_to_driver,
+                         **kwargs)
             except Exception as exc:  # a full /tmp, ports in use, a raylet that died at start
                 _shutdown_quietly()
                 raise ClusterError(f"cannot start a local Ray: {_one_line(exc)}") from None
@@ -120,7 +135,50 @@ def connect(address: str | None = None, num_cpus: int | None = None,
     ctx = ray.get_runtime_context()
     return ClusterInfo(address=str(getattr(ctx, "gcs_address", "") or ""), local=local,
                        cpus=float(res.get("CPU", 0.0)), gpus=float(res.get("GPU", 0.0)),
-                       object_store_bytes=float(res.get("object_store_memory", 0.0)), start_s=start_s)
+                       object_store_bytes=float(res.get("object_store_memory", 0.0)), start_s=start_s,
+                       session_dir=_session_dir())
+
+
+def _session_dir() -> str:
+    """The Ray session's folder on this machine ('' when Ray does not say). Ray has no public
+    call for it; Ray Data finds its own log folder the same way (ray.data._internal.logging)."""
+    import ray
+
+    node = getattr(ray._private.worker, "_global_node", None)
+    try:
+        return node.get_session_dir_path() if node is not None else ""
+    except Exception:  # a Ray that changed its internals: the path is a convenience only
+        return ""
+
+
+# The driver's Python loggers of Ray: "ray" (ray.init and the core: "Started a local Ray
+# instance", the token-authentication notice) and "ray.data" (each execution's plan, its
+# progress lines on a non-terminal, tips; all of it also in the session's logs/ray-data/).
+# Neither propagates; each writes to stderr through its own ray._private.log.PlainRayHandler.
+RAY_LOGGERS = ("ray", "ray.data")
+
+
+@contextlib.contextmanager
+def ray_logs(handler: logging.Handler | None = None, terminal: bool = False):
+    """Inside: the driver's Ray log lines (RAY_LOGGERS) also go to `handler`, and to the
+    terminal only with `terminal`; after: as before. Enter it before connect(): ray.init
+    logs while it starts."""
+    import ray.data  # noqa: F401  importing it configures the "ray.data" logger, which would undo ours
+    from ray._private.log import PlainRayHandler
+
+    saved = {name: list(logging.getLogger(name).handlers) for name in RAY_LOGGERS}
+    for name in RAY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not terminal:
+            for h in [h for h in logger.handlers if isinstance(h, PlainRayHandler)]:
+                logger.removeHandler(h)
+        # A logger left with no handler at all would print its warnings through logging's last resort.
+        logger.addHandler(handler or logging.NullHandler())
+    try:
+        yield
+    finally:
+        for name, handlers in saved.items():
+            logging.getLogger(name).handlers[:] = handlers
 
 
 def address_file() -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..models.settings import STAGES, StageResources
+from .capacity import min_pools_need
 
 
 def laptop(cpus: float = 2.0) -> dict[str, StageResources]:
@@ -86,7 +87,7 @@ def fit_to_cluster(resources: dict[str, StageResources], cpus: float,
                 notes.append(f"resources.{stage}: the cluster has no GPU; running on CPUs (num_gpus "
                              f"{res.num_gpus:g} → 0)")
                 res.num_gpus = 0.0
-    need_gpus = sum(r.min_actors * r.num_gpus for r in out.values())
+    need_gpus = min_pools_need(out).get("GPU", 0.0)
     if need_gpus > gpus > 0:
         factor = gpus / need_gpus
         for stage, res in out.items():
@@ -95,7 +96,7 @@ def fit_to_cluster(resources: dict[str, StageResources], cpus: float,
                 notes.append(f"resources.{stage}: num_gpus {res.num_gpus:g} → {new:.3g} so the minimum pools "
                              f"fit {gpus:g} GPUs")
                 res.num_gpus = new
-    need_cpus = sum(r.min_actors * r.num_cpus for r in out.values())
+    need_cpus = min_pools_need(out).get("CPU", 0.0)
     if cpus > 0 and need_cpus > cpus:
         factor = cpus * 0.95 / need_cpus
         for stage, res in out.items():

@@ -5,6 +5,8 @@
     songfarm validate JOB                      check a job file, render nothing
     songfarm render JOB [--output ...]         run a job on Ray (local or a cluster)
     songfarm status OUTPUT/JOB [--verify]      counts, failures, the driver; --verify re-hashes every file
+    songfarm report OUTPUT/JOB                 (re)write the job's report.html: the morning's listening room
+    songfarm estimate JOB [--address ...]      predicted wall time and cost, from earlier runs or a calibration
     songfarm serve [--config FILE]             the online HTTP endpoint on Ray Serve
 
 Exit statuses:
@@ -224,6 +226,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     return status(args)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import report_main
+
+    return report_main(args)
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .estimate import estimate_main
+
+    return estimate_main(args)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve_main
 
@@ -231,7 +245,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _add_track_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("text", help="the prompt, in English or Chinese")
+    p.add_argument("text", help="the prompt, in English, Chinese or Japanese")
     p.add_argument("--duration", type=float, default=None,
                    help=f"length in seconds, {MIN_DURATION_S:g}..{MAX_DURATION_S:g} (default 30)")
     p.add_argument("--seed", type=int, default=0, help="track seed (default 0)")
@@ -276,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible store (MinIO, Ceph, R2)")
     p.add_argument("--rerender", default="", help="also re-render tracks with these statuses, e.g. failed,rejected")
     p.add_argument("--force", action="store_true", help="render every track again, replacing delivered ones")
+    p.add_argument("--tracks", metavar="ID,ID,...",
+                   help="render exactly these tracks again, whatever their status (the report prints such commands)")
     p.add_argument("--keep-changed", action="store_true",
                    help="keep tracks whose request or settings changed since they were rendered (default: redo them)")
     p.add_argument("--verify", action="store_true",
@@ -285,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="an existing Ray cluster: auto (RAY_ADDRESS, else the address `ray start` "
                                       "left here) or host:port of its GCS; ray:// is refused (Ray Data needs a "
                                       "driver on the cluster: use `ray job submit`). Default: a fresh local Ray")
+    p.add_argument("--verbose", action="store_true",
+                   help="show Ray's own log lines and progress bars on the terminal (default: only in their files)")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("status", help="counts by status, failures and progress of a job")
@@ -293,6 +311,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true",
                    help="re-hash every delivered file and list mismatches, missing files and orphans (exit 1 if any)")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("report", help="write the job's report.html (a page to listen to and read in the morning)")
+    p.add_argument("location", help="OUTPUT/JOB: the job's folder, local or s3://")
+    p.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible store")
+    p.add_argument("--presign", type=float, metavar="HOURS", default=None,
+                   help="for a private bucket: link the audio by presigned URLs valid this many hours "
+                        "(default: relative paths, for a folder or a public bucket)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("estimate", help="predict a job's wall time and cost without rendering it")
+    p.add_argument("job", help="job file: .yaml, .jsonl (SongGeneration) or .csv")
+    p.add_argument("--output", help="local folder or s3://bucket/prefix (overrides the job's)")
+    p.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible store")
+    p.add_argument("--address", help="an existing Ray cluster to size the pools against (as for render)")
+    p.add_argument("--calibrate", type=int, metavar="N", default=None,
+                   help="render N short tracks in this process to measure the stages, even when earlier runs exist")
+    p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("serve", help="serve the stage graph over HTTP with Ray Serve")
     p.add_argument("--config", help="serve settings YAML (see pipelines/online/serve_config.yaml)")

@@ -23,6 +23,10 @@ A YAML job (every section optional except `tracks`):
       verifier: features
     resources:
       generator: {min_actors: 1, max_actors: 2, batch_size: 1, num_cpus: 1, num_gpus: 0}
+    prices:                         # optional, per hour (models/prices.py); no prices → no cost shown
+      currency: USD
+      per_hour: {CPU: 0.048, GPU: 2.10}
+      node_types: {gpu_worker: 3.20}
     tracks:
       - {id: intro, prompt: "an upbeat pop song at 120 bpm", duration_s: 20}
       - file: more.csv              # JSONL or CSV rows, relative to this file's folder
@@ -49,6 +53,7 @@ import yaml
 
 from ..models.errors import SongfarmError
 from ..models.job import Job
+from ..models.prices import Prices
 from ..models.request import (ALIASES, ID_RULE, RequestError, TrackRequest, normalise_name, safe_track_id,
                               unprintable)
 from ..models.settings import JOB_PROMPTS, STAGES, RenderSettings, StageResources, job_prompts
@@ -57,11 +62,12 @@ from ..pipelines.core.settings_file import (SETTINGS_KEYS, LineDict, LineList, P
 from .track_rows import Row, check_row, rows_from_csv, rows_from_jsonl
 
 DEFAULT_OUTPUT = "./renders"
-JOB_KEYS = ("name", "output", "s3_endpoint", "defaults", "backends", "resources", "tracks")
+JOB_KEYS = ("name", "output", "s3_endpoint", "defaults", "backends", "resources", "prices", "tracks")
 # `defaults` keys that are render settings (read by pipelines/core/settings_file.py) rather
 # than track defaults; `candidates` is both: the settings' value is every track's default.
 JOB_DEFAULTS = tuple(key for key in SETTINGS_KEYS if key != "backends")
 MAX_POOL = 10_000  # the most actors, rows per batch, CPUs or GPUs a pool setting may ask for
+MAX_PRICE = 1_000_000  # per hour: anything above is a typo (a price per month, or cents)
 MAX_SHOWN = 50  # problems listed in the message; all of them stay in JobFileError.problems
 # Option names whose values job_to_yaml never writes out.
 _SECRET_OPTION = re.compile(r"(key|secret|token|password|passwd|credential)", re.IGNORECASE)
@@ -166,6 +172,8 @@ def _read_yaml_job(path: Path, text: str, report: Problems,
     request_defaults = _check_defaults(data.get("defaults"), job.settings, file, line("defaults"), report)
     if data.get("resources") is not None:
         job.resources = _check_resources(data["resources"], file, line("resources"), report)
+    if data.get("prices") is not None:
+        job.prices = _check_prices(data["prices"], file, line("prices"), report)
     rows = _yaml_rows(data.get("tracks"), path, line("tracks"), report)
     return job, request_defaults, rows, wants_job_prompts
 
@@ -426,6 +434,42 @@ def _check_resources(resources: Any, file: str, line: int, report: Problems) -> 
     return pools
 
 
+PRICE_KEYS = ("currency", "per_hour", "node_types")
+
+
+def _check_prices(prices: Any, file: str, line: int, report: Problems) -> Prices:
+    """`prices:` → Prices; every problem named with its line (see models/prices.py)."""
+    out = Prices()
+    if not isinstance(prices, LineDict):
+        report(file, line, "prices", "must be a mapping of currency, per_hour and node_types", prices)
+        return out
+    for key, value in prices.items():
+        at, where = prices.key_lines[key], f"prices.{key}"
+        if key not in PRICE_KEYS:
+            report(file, at, where, f"unknown setting{did_you_mean(str(key), PRICE_KEYS)}", value)
+        elif key == "currency":
+            if not isinstance(value, str) or not value.strip() or len(value) > 12:
+                report(file, at, where, "must be a short label such as USD or EUR", value)
+            else:
+                out.currency = value.strip()
+        elif not isinstance(value, dict) or not value:
+            what = "Ray resource names (CPU, GPU, ...)" if key == "per_hour" else "node type names"
+            report(file, at, where, f"must be a mapping of {what} to prices per hour", value)
+        else:
+            table = {}
+            for name, price in value.items():
+                name_at = value.key_lines.get(name, at) if isinstance(value, LineDict) else at
+                if not isinstance(name, str) or not name:
+                    report(file, name_at, where, "names must be text", name)
+                elif not _is_number(price) or not 0 <= price <= MAX_PRICE:
+                    report(file, name_at, f"{where}.{name}", f"must be a price per hour, at least 0 and at most "
+                           f"{MAX_PRICE:g}", price)
+                else:
+                    table[name] = float(price)
+            setattr(out, key, table)
+    return out
+
+
 # --- the resolved job as YAML -------------------------------------------------------------
 
 
@@ -445,6 +489,8 @@ def job_to_yaml(job: Job) -> str:
                                             for k, v in spec["options"].items()}}
                         for stage, spec in backends.items()}
     data["resources"] = {stage: dataclasses.asdict(pool) for stage, pool in job.resources.items()}
+    if job.prices.given:
+        data["prices"] = job.prices.to_dict()
     data["tracks"] = [{k: v for k, v in track.to_dict().items() if v is not None} for track in job.tracks]
     header = f"# The resolved job as run by songfarm (from {job.source or 'a job'}); defaults applied.\n"
     return header + yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)

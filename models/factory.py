@@ -71,9 +71,15 @@ def config_class(stage: str, name: str) -> type:
     return _load(stage, name)[0]
 
 
-def backend_version(stage: str, name: str) -> str:
-    """The backend class's `version`, without loading a model (a request fingerprint's input)."""
-    return str(_load(stage, name)[1].version)
+def backend_version(stage: str, name: str, options: dict[str, Any] | None = None) -> str:
+    """A backend's version without loading a model (a request fingerprint's input): the
+    class's `version`, or where what it loads changes its audio beyond its options (the
+    synth's SoundFont from the environment or a standard place) its `version_for(config)`."""
+    config_cls, stage_cls = _load(stage, name)
+    version_for = getattr(stage_cls, "version_for", None)
+    if version_for is None:
+        return str(stage_cls.version)
+    return str(version_for(build_config(config_cls, options, f"backends.{stage} ({name})")))
 
 
 def preflight(stage: str, name: str | None = None, options: dict[str, Any] | None = None,

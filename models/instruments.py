@@ -1,10 +1,10 @@
 """The instrument vocabulary a plan may name, and how a General MIDI SoundFont plays it.
 
 A plan's `instruments` are canonical names from `INSTRUMENTS`. The planner maps words
-in a prompt (English and Chinese) onto these names; the synth generator maps each name
-to a GM program and a role in the arrangement. Chinese instruments have no GM patch,
-so each plays through its nearest timbre (guzheng → Koto, dizi → Flute, ...) — the
-mapping is recorded here, once.
+in a prompt (English, Chinese and Japanese) onto these names; the synth generator maps
+each name to a GM program and a role in the arrangement. Most Chinese and Mongolian
+instruments have no GM patch, so each plays through its nearest timbre (guzheng → Koto,
+dizi → Flute, morin khuur → Viola, ...) — the mapping is recorded here, once.
 """
 
 from dataclasses import dataclass
@@ -61,6 +61,7 @@ INSTRUMENTS: dict[str, Instrument] = {
     # brass and winds
     "trumpet": Instrument(56, "melody", 55, 82),
     "trombone": Instrument(57, "melody", 40, 72),
+    "tuba": Instrument(58, "bass", 28, 58),
     "french horn": Instrument(60, "pad", 41, 77),
     "brass": Instrument(61, "harmony", 41, 82),
     "saxophone": Instrument(65, "melody", 49, 81),
@@ -68,6 +69,12 @@ INSTRUMENTS: dict[str, Instrument] = {
     "oboe": Instrument(68, "melody", 58, 91),
     "flute": Instrument(73, "melody", 60, 96),
     "pan flute": Instrument(75, "melody", 60, 96),
+    "ocarina": Instrument(79, "melody", 60, 88),  # also 陶笛 and 埙 (xun)
+    "bagpipe": Instrument(109, "melody", 55, 79),
+    # plucked and struck instruments of other traditions, on their own GM patches
+    "sitar": Instrument(104, "melody", 48, 84),
+    "kalimba": Instrument(108, "harmony", 60, 88),
+    "steelpan": Instrument(114, "melody", 55, 84),  # steel drums; also handpan (手碟)
     # synths
     "synth lead": Instrument(81, "melody", 48, 96),
     "synth pad": Instrument(89, "pad", 36, 84),
@@ -84,6 +91,12 @@ INSTRUMENTS: dict[str, Instrument] = {
     "sheng": Instrument(109, "pad", 55, 84),  # 笙 → Bagpipe-like reed drone, soft
     "suona": Instrument(111, "melody", 60, 91),  # 唢呐 → Shanai
     "chinese percussion": Instrument(0, "drums", 35, 81, True),  # 鼓/锣/钹 on the GM kit
+    "morin khuur": Instrument(41, "melody", 50, 84),  # 马头琴 → Viola: a bowed two-string fiddle, low-mid register
+    "hulusi": Instrument(71, "melody", 60, 84),  # 葫芦丝 → Clarinet: a sweet free-reed gourd pipe
+    # Japanese instruments, which GM has patches for
+    "koto": Instrument(107, "harmony", 43, 91),  # 琴/箏
+    "shamisen": Instrument(106, "melody", 48, 84),  # 三味線
+    "shakuhachi": Instrument(77, "melody", 55, 84),  # 尺八
 }
 
 
@@ -93,3 +106,37 @@ def instrument(name: str) -> Instrument:
         return INSTRUMENTS[name]
     except KeyError:
         raise KeyError(f"unknown instrument {name!r} (known: {', '.join(sorted(INSTRUMENTS))})") from None
+
+
+# Words for the sung part: "no vocals" rules out every instrument that carries a voice.
+VOICE_INSTRUMENTS = frozenset({"voice", "choir"})
+
+# Family words whose members do not share the word at the end of their names ("no strings"
+# rules out the violins too, "no synths" every synth). Families that do ("guitar") need no entry.
+FAMILIES: dict[str, frozenset[str]] = {
+    "strings": frozenset({"violin", "viola", "cello", "contrabass", "strings", "pizzicato strings", "fiddle"}),
+    "synth": frozenset({"synth lead", "synth pad", "synth pluck", "supersaw", "synth bass"}),
+    "brass": frozenset({"trumpet", "trombone", "tuba", "french horn", "brass"}),
+    "woodwinds": frozenset({"flute", "clarinet", "oboe", "saxophone", "pan flute"}),
+    "keys": frozenset({"piano", "electric piano", "organ", "harpsichord"}),
+}
+
+
+def ruled_out(name: str, excluded: list[str]) -> bool:
+    """Whether instrument `name` is ruled out by a plan's `excluded` entries. An entry is a
+    canonical instrument name ("piano"), a role ("drums", "bass", "harmony", "melody", "pad"),
+    "vocals" (every voice instrument), a family word that ends instrument names ("guitar"
+    rules out acoustic, electric, distorted and bass guitar), or a word of FAMILIES
+    ("strings", "synth", "brass", "woodwinds", "keys"). The planner writes the entries; the
+    composer asks this before it adds any part."""
+    inst = INSTRUMENTS[name]
+    for entry in excluded:
+        if entry == name or entry == inst.role:
+            return True
+        if entry == "vocals" and name in VOICE_INSTRUMENTS:
+            return True
+        if name in FAMILIES.get(entry, ()):
+            return True
+        if name.split()[-1] == entry:  # a family word
+            return True
+    return False

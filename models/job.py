@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .prices import Prices
 from .request import TrackRequest
 from .settings import STAGES, RenderSettings, StageResources
 
@@ -22,6 +23,7 @@ class Job:
     tracks: list[TrackRequest]
     settings: RenderSettings = field(default_factory=RenderSettings)
     resources: dict[str, StageResources] = field(default_factory=lambda: {s: StageResources() for s in STAGES})
+    prices: Prices = field(default_factory=Prices)  # machine prices per hour; none → no cost shown
     s3_endpoint: str | None = None  # explicit endpoint for S3-compatible stores (MinIO, Ceph, R2)
     source: str = ""  # the job file this came from
 

@@ -33,7 +33,7 @@ class Section:
 @dataclass
 class SongPlan:
     prompt: str
-    language: str  # "en" or "zh" (the prompt's main language)
+    language: str  # "en", "zh" or "ja" (the prompt's main language)
     bpm: float  # beats per minute, a beat being one 1/beat_unit note
     tonic: str  # conventional spelling, "F#", "Eb"
     mode: str  # "major" or "minor"
@@ -46,6 +46,12 @@ class SongPlan:
     sections: list[Section]
     duration_s: float  # the requested length; sum of section bars × bar_s is within a bar of it
     scale: str = ""  # melodic scale name from theory.SCALES ("" → the mode's own scale)
+    # What the prompt rules out or restricts; the composer obeys all three (never adds an
+    # excluded or, when exclusive, an unnamed instrument, and never drops a named one).
+    vocals: bool = True  # False: instrumental ("no vocals", 纯音乐, 不要人声): no voice part
+    excluded: list[str] = field(default_factory=list)  # instrument names or roles ruled out: "drums", "piano"
+    exclusive: bool = False  # only `instruments` play ("guitar only", "solo piano", "a cappella")
+    form: str = ""  # the section form the planner chose: verse-chorus, aaba, blues, through, loop, lyrics
     sources: dict[str, Source] = field(default_factory=dict)  # field name → how it was decided
     conflicts: list[str] = field(default_factory=list)  # human-readable resolutions
     planner: str = ""  # backend name and version that made this plan

@@ -91,7 +91,7 @@ def safe_track_id(track_id: str) -> bool:
 @dataclass
 class TrackRequest:
     id: str  # unique in the job; becomes a file name
-    prompt: str  # free text, English or Chinese
+    prompt: str  # free text, English, Chinese or Japanese
     lyrics: str | None = None  # with [verse]/[chorus]-style section tags
     duration_s: float | None = None  # target length in seconds; None → stated in the prompt, else 30
     seed: int = 0  # the track seed; re-render seeds derive from it (take_seed)

@@ -18,10 +18,19 @@ class Check:
     unit: str = ""  # "bpm", "LUFS", "dBTP", "s", "", ...
     weight: float = 1.0  # share of the score
     detail: str = ""  # a short human-readable explanation, especially on failure
+    summary: str = ""  # the outcome in words for the verdict's reason ("heard 140 BPM, double the planned 70")
 
     def __str__(self) -> str:
         mark = "ok" if self.passed else "FAIL"
         return f"{self.name}: {mark} measured={self.measured} expected={self.expected} {self.unit}".rstrip()
+
+
+def _failure(c: Check) -> str:
+    """One failed check for the reason: its summary when it has one, else measured vs expected."""
+    if c.summary:
+        return f"{c.name}: {c.summary}"
+    return (f"{c.name} {c.measured} vs {c.expected}{(' ' + c.unit) if c.unit else ''}"
+            + (f" ({c.detail})" if c.detail else ""))
 
 
 @dataclass
@@ -43,9 +52,7 @@ class Verdict:
         """Why a take was rejected, one line ('' when accepted)."""
         if self.accepted:
             return ""
-        bad = [c for c in self.checks if not c.passed]
-        return "; ".join(f"{c.name} {c.measured} vs {c.expected}{(' ' + c.unit) if c.unit else ''}"
-                         + (f" ({c.detail})" if c.detail else "") for c in bad) or f"score {self.score:.2f} too low"
+        return "; ".join(_failure(c) for c in self.checks if not c.passed) or f"score {self.score:.2f} too low"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -62,3 +69,4 @@ class Verdict:
     @classmethod
     def from_json(cls, text: str) -> "Verdict":
         return cls.from_dict(json.loads(text))
+

@@ -9,12 +9,20 @@ boto3 with an explicit endpoint — the same code path as MinIO or AWS in produc
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import socket
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+# The whole suite renders with the bundled TimGM6mb SoundFont, even on a machine that has a
+# larger one in the standard place (models/generators/synth.py choose_soundfont): the
+# variable reaches the Ray workers and the `songfarm` subprocesses the tests start.
+os.environ.setdefault("SONGFARM_SOUNDFONT",
+                      str(Path(importlib.util.find_spec("pretty_midi").origin).parent / "TimGM6mb.sf2"))
 
 
 def free_port() -> int:

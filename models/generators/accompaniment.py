@@ -22,6 +22,7 @@ GHOST_VOICES = {"snare": "rim", "hat": "pedal_hat", "open_hat": "pedal_hat", "ki
 PULSE_BELOW = 0.3  # bar energy under which drums play their sparse pulse groove
 GHOSTS_FROM = 0.55  # ghost notes and the full groove from this energy
 LIFT_FROM = 0.8  # extra voices (tambourine, 16th hats, ...) from this energy
+SOLO_FILL_EVERY = 4  # bars per phrase of a drum solo, each ending in a fill
 
 
 def velocity(base: int, accent: float, energy: float, rng: np.random.Generator | None = None) -> int:
@@ -114,15 +115,20 @@ def voice_chord(chord: Chord, voicing: str, register: int, prev: list[int] | Non
 
 # ----------------------------------------------------------------------------- drums
 
-def needs_fill(drums: Drums, bar: Bar) -> bool:
-    """A fill ends a section when the next one is at least as loud (and loud enough)."""
+def needs_fill(drums: Drums, bar: Bar, solo: bool = False) -> bool:
+    """A fill ends a section when the next one is at least as loud (and loud enough); a
+    drum solo fills at the end of every four-bar phrase."""
+    if solo:
+        return not bar.final and (bar.section_end or bar.bar_in_section % SOLO_FILL_EVERY == SOLO_FILL_EVERY - 1)
     return (drums.fill != "none" and bar.section_end and not bar.final and bar.next_energy >= 0.45
             and bar.next_energy >= bar.energy - 0.05)
 
 
-def drum_bar(drums: Drums, metre: Metre, bar: Bar, rng: np.random.Generator, base_vel: int) -> list[Note]:
+def drum_bar(drums: Drums, metre: Metre, bar: Bar, rng: np.random.Generator, base_vel: int,
+             solo: bool = False) -> list[Note]:
     """One bar of the kit: pulse, groove or groove + lift by energy; crash on loud section
-    starts; a fill (chosen by the rng) before a section change; a final hit on the last bar."""
+    starts; a fill (chosen by the rng) before a section change; a final hit on the last bar.
+    `solo`: the kit plays alone (a drum solo), so it fills every phrase, on toms at least."""
     e = bar.energy
     if bar.final:
         out = [(bar.start_q, 1.0, DRUM_KEYS["kick"], velocity(base_vel, 1.0, e))]
@@ -133,7 +139,7 @@ def drum_bar(drums: Drums, metre: Metre, bar: Bar, rng: np.random.Generator, bas
     if e >= LIFT_FROM:
         voices.update(drums.lift)
     fill_from = None
-    if needs_fill(drums, bar):
+    if needs_fill(drums, bar, solo):
         fill_len = metre.pulse_q if (rng.random() < 0.6 or e < 0.7) else 2 * metre.pulse_q
         fill_from = max(metre.bar_q - fill_len, metre.bar_q / 2)
     out: list[Note] = []
@@ -151,7 +157,8 @@ def drum_bar(drums: Drums, metre: Metre, bar: Bar, rng: np.random.Generator, bas
     if bar.section_start and e >= GHOSTS_FROM and drums.crash:
         out.append((bar.start_q, 2.0, DRUM_KEYS[drums.crash], velocity(base_vel, 0.85, e, rng)))
     if fill_from is not None:
-        out += drum_fill(drums.fill, bar.start_q + fill_from, metre.bar_q - fill_from, rng, base_vel, e)
+        kind = "toms" if solo and drums.fill in ("none", "hats") else drums.fill
+        out += drum_fill(kind, bar.start_q + fill_from, metre.bar_q - fill_from, rng, base_vel, e)
     return out
 
 

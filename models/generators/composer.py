@@ -23,24 +23,38 @@ when another part changes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 
 from .. import theory
 from ..errors import SongfarmError
-from ..instruments import INSTRUMENTS
+from ..instruments import INSTRUMENTS, ruled_out
 from ..plan import SongPlan
 from .accompaniment import bass_bar, comp_bar, comp_voicing, drum_bar, pad_voicing, percussion_bar, velocity, \
     voice_chord
 from .melody import make_section_motifs, realise, section_melody
+from .patterns import feel, felt_style
 from .score import Bar, Chord, Composition, Metre, Note, Part, SectionSpan
 from .styles import get_style
 from .styles.base import DRUM_KEYS, Bass, Comping, Drums, Style
 
 ROLES = ("drums", "bass", "harmony", "melody", "pad")
 EXTRA_KIND = {"drums": "percussion", "bass": "bass2", "harmony": "harmony2", "melody": "counter", "pad": "pad2"}
-MAX_PARTS = 9  # keeps rendering time bounded whatever the plan lists
+MAX_PARTS = 9  # palette parts stop here: rendering time stays bounded (the plan's own instruments always play)
+MAX_NAMED_PARTS = 16  # a plan naming more instruments than this is refused rather than cut
+COVER_MELODY_SHARE = 0.62  # where in its range a chordal instrument's own tune sits (above its chords)
+COVER_BASS_LOWEST = 45  # A2: an instrument reaching this low may play a solo piece's bass notes
+# Who plays a role when the style's palette instrument is ruled out ("no vocals" in R&B).
+ROLE_FALLBACKS = {"drums": ("drum kit", "percussion"), "bass": ("bass guitar", "synth bass", "acoustic bass", "cello"),
+                  "harmony": ("piano", "electric piano", "acoustic guitar", "harp"),
+                  "melody": ("saxophone", "synth lead", "flute", "violin"),
+                  "pad": ("strings", "synth pad", "organ")}
 MIN_SECONDS = 1.0  # shortest song the composer writes
+# At slow tempos held pads sit this much lower, and no louder than SLOW_PAD_MAX_DB: the
+# slow wobble of a sustained patch reads as fast onsets to a tempo tracker (and blurs the beat).
+SLOW_PAD_DB = 6.0
+SLOW_PAD_MAX_DB = -10.0
 HUMANISE_S = 0.006  # standard deviation of a pitched note's timing, seconds
 HUMANISE_DRUMS_S = 0.002  # the drummer keeps tighter time: the pulse is what tempo is heard from
 
@@ -96,26 +110,78 @@ def _stem_name(instrument: str, taken: set[str]) -> str:
     return name
 
 
+def _allowed(plan: SongPlan) -> Callable[[str], bool]:
+    """The plan's rule for whether an instrument may play: not ruled out by `excluded`
+    (models.instruments.ruled_out, the one owner of that rule), no voice when the plan is
+    instrumental, and nothing the plan does not name when it is exclusive."""
+    excluded = list(plan.excluded) + ([] if plan.vocals else ["vocals"])
+    named = set(plan.instruments)
+    return lambda name: not ruled_out(name, excluded) and not (plan.exclusive and name not in named)
+
+
+def _cover(role: str, named: list[str]) -> str | None:
+    """In an exclusive plan, which named pitched instrument also plays an empty `role`: a
+    solo guitar or piano carries the tune over its own chords and plays its own bass
+    notes, a strings ensemble or a choir sings the tune over its chords, a lone cello
+    takes the tune too. Chords are never covered: a pad already holds them, and a flute
+    or a voice has none. None: nobody can."""
+    order = {"melody": ("harmony", "pad", "bass"), "bass": ("harmony", "pad")}.get(role, ())
+    for wanted in order:
+        for n in named:
+            inst = INSTRUMENTS[n]
+            if inst.role == wanted and not inst.is_drum and (role != "bass" or inst.low <= COVER_BASS_LOWEST):
+                return n
+    return None
+
+
 def choose_parts(plan: SongPlan, style: Style) -> list[Part]:
-    """Instruments → parts: the plan's instruments by role first, the style's palette for
-    roles the plan leaves empty; a second instrument of a role becomes a second layer."""
+    """Instruments → parts. Every instrument the plan names plays: the first of a role
+    takes the role, the others of that role layer over it (counter-melody, second comping,
+    percussion, ...). Roles the plan leaves empty come from the style's palette, or the
+    first allowed of ROLE_FALLBACKS when the palette's is ruled out (an instrumental R&B
+    song's lead goes to a saxophone, not to nobody). An exclusive plan adds nothing: its
+    own instruments cover the empty roles where they can (`_cover`). Palette parts are
+    capped at MAX_PARTS overall; the plan's own instruments never are."""
+    allowed = _allowed(plan)
     by_role: dict[str, list[str]] = {r: [] for r in ROLES}
     for i, name in enumerate(plan.instruments):
         if name not in INSTRUMENTS:
             raise CompositionError(f"plan.instruments[{i}]={name!r}: unknown instrument "
                                    f"(known: {', '.join(sorted(INSTRUMENTS))})")
-        if name not in by_role[INSTRUMENTS[name].role]:
+        if allowed(name) and name not in by_role[INSTRUMENTS[name].role]:
             by_role[INSTRUMENTS[name].role].append(name)
+    named = [n for names in by_role.values() for n in names]
+    if len(named) > MAX_NAMED_PARTS:
+        raise CompositionError(f"plan.instruments: {len(named)} instruments; the composer plays at most "
+                               f"{MAX_NAMED_PARTS}")
+    if plan.exclusive and not named:
+        raise CompositionError(f"plan.instruments={plan.instruments!r}: an exclusive plan needs an instrument "
+                               f"that is not excluded")
     parts: list[Part] = []
     taken: set[str] = set()
     for role in ROLES:
-        names = by_role[role] or ([style.palette[role]] if role in style.palette else [])
-        for k, name in enumerate(names[:2]):
+        names, from_plan, cover = by_role[role], True, False
+        if not names and plan.exclusive:
+            names = [n for n in [_cover(role, named)] if n]
+            cover = bool(names)
+        elif not names:
+            choices = [style.palette[role], *ROLE_FALLBACKS[role]] if role in style.palette else []
+            names, from_plan = [n for n in choices if allowed(n)][:1], False
+            if names and names[0] in named:  # the plan's organ already plays: no second, palette organ
+                names = []
+        for k, name in enumerate(names):
+            if not from_plan and len(parts) >= MAX_PARTS:
+                break
             kind = role if k == 0 else EXTRA_KIND[role]
             inst = INSTRUMENTS[name]
             level = style.levels.get(kind, LEVELS[kind])
-            parts.append(Part(_stem_name(name, taken), name, kind, inst.program, inst.is_drum, PANS[kind], level))
-    return parts[:MAX_PARTS]
+            pan = next((p.pan for p in parts if p.instrument == name), PANS[kind])  # one player, one place
+            parts.append(Part(_stem_name(name, taken), name, kind, inst.program, inst.is_drum, pan, level,
+                              cover=cover))
+    if not parts:
+        raise CompositionError(f"plan.excluded={plan.excluded!r}: rules out every instrument of the "
+                               f"{plan.style} style; nothing is left to play")
+    return parts
 
 
 def _chords(plan: SongPlan) -> list[list[Chord]]:
@@ -169,8 +235,9 @@ def lay_out_bars(plan: SongPlan, metre: Metre, end_q: float, tonic_pc: int, seco
             e *= 0.55 + 0.45 * (b + 1) / n
         elif section.name == "outro" and i < len(rows) - 1:  # fades, but the final chord rings out full
             e *= 1.0 - 0.45 * b / max(1, n - 1)
-        elif section.name == "pre_chorus":
-            e = min(1.0, e + 0.15 * b / max(1, n - 1))
+        elif section.name == "pre_chorus":  # a build: rising to just under what it leads into
+            following = plan.sections[si + 1].energy if si + 1 < len(plan.sections) else e
+            e = min(1.0, e + max(0.15, following - 0.1 - e) * b / max(1, n - 1))
         start = i * metre.bar_q
         length = end_q - start if i == len(rows) - 1 else metre.bar_q
         bars.append(Bar(i, start, length, si, section.name, b, n, chord, chord, float(e), i == len(rows) - 1, float(e)))
@@ -222,6 +289,10 @@ def compose(plan: SongPlan, seed: int, end_s: float | None = None) -> Compositio
     end_q = end_s * qpm / 60.0
     bars = lay_out_bars(plan, metre, end_q, tonic_pc, 60.0 / qpm)
     parts = choose_parts(plan, style)
+    style = felt_style(style, metre, 60.0 / plan.bpm)  # the accompaniment for the planned tempo's felt beat
+    if feel(metre, 60.0 / plan.bpm) == "slow":  # a slow piece is carried by its pulse: held pads sit back
+        for part in (p for p in parts if p.kind in ("pad", "pad2")):
+            part.level_db = min(part.level_db - SLOW_PAD_DB, SLOW_PAD_MAX_DB)
     scale_pcs = _scale(plan, style)
     spq = 60.0 / qpm
     vel_rng = _stream(seed, "velocity")
@@ -238,7 +309,8 @@ def compose(plan: SongPlan, seed: int, end_s: float | None = None) -> Compositio
                   "melody": _write_melody, "counter": _write_counter, "pad": _write_pad, "pad2": _write_pad}[part.kind]
         part.notes = writer(part=part, style=style, metre=metre, bars=bars, sections=sections, seed=seed,
                             scale_pcs=scale_pcs, tonic_pc=tonic_pc, motifs=motifs, hook=hook_name, spq=spq,
-                            vel_rng=vel_rng, has_counter=any(p.kind == "counter" for p in parts))
+                            vel_rng=vel_rng, has_counter=any(p.kind == "counter" for p in parts),
+                            drum_solo=all(p.is_drum for p in parts))
         part.notes = [n for n in part.notes if n[0] < end_q - 1e-6]
         if style.swing and not metre.compound:
             part.notes = [_swing(n, style.swing, style.swing_unit) for n in part.notes]
@@ -296,6 +368,13 @@ def _swing(note: Note, amount: float, unit: float) -> Note:
 # ----------------------------------------------------------------------------- part writers
 # Each takes the same keyword arguments (those it does not need are absorbed by **_).
 
+def _layer_from(energy: float, bars: list[Bar]) -> float:
+    """The energy from which a second layer (counter-melody, second comping, ...) joins:
+    `energy`, or the song's loudest bar when it never gets that loud, so an instrument
+    the plan names plays in a quiet song too."""
+    return min(energy, max(b.energy for b in bars))
+
+
 def _let_ring(notes: list[Note], end_q: float) -> list[Note]:
     """Drum hits sound until the same drum is struck again (up to 2 quarters, cymbals 4):
     the synthesizer cuts a sample at its note-off, so a drum's note length is how long it
@@ -312,19 +391,20 @@ def _let_ring(notes: list[Note], end_q: float) -> list[Note]:
     return out[::-1]
 
 
-def _write_drums(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, **_) -> list[Note]:
+def _write_drums(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, drum_solo: bool, **_
+                 ) -> list[Note]:
     drums = style.drums or _PLAIN_DRUMS
     rng = _stream(seed, "drums")
     out: list[Note] = []
     for bar in bars:
-        out += drum_bar(drums, metre, bar, rng, style.velocity)
+        out += drum_bar(drums, metre, bar, rng, style.velocity, solo=drum_solo)
     return _let_ring(out, bars[-1].start_q + bars[-1].length_q)
 
 
 def _write_percussion(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, **_) -> list[Note]:
     groove = style.percussion or _PLAIN_PERCUSSION
     rng = _stream(seed, "percussion")
-    out = [n for bar in bars if bar.energy >= 0.35 or bar.final
+    out = [n for bar in bars if bar.energy >= _layer_from(0.35, bars) or bar.final
            for n in percussion_bar(groove, metre, bar, rng, int(style.velocity * 0.85))]
     return _let_ring(out, bars[-1].start_q + bars[-1].length_q)
 
@@ -333,10 +413,14 @@ def _write_bass(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: i
                 ) -> list[Note]:
     low, high, _ = _register(part)
     rng = _stream(seed, "bass")
+    bass = style.bass
+    if part.cover:  # a solo piano's left hand: roots ringing from the strong beats
+        roots = "".join("R" if metre.strength(i * 0.25) >= 2 else "." for i in range(metre.steps))
+        bass = Bass({metre.signature: roots}, gate=1.0, register=bass.register)
     out: list[Note] = []
     prev = None
     for bar in bars:
-        notes, prev = bass_bar(style.bass, metre, bar, rng, style.velocity, prev, low, high, tonic_pc)
+        notes, prev = bass_bar(bass, metre, bar, rng, style.velocity, prev, low, high, tonic_pc)
         out += notes
     return out
 
@@ -348,7 +432,7 @@ def _write_bass2(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: 
     rng = _stream(seed, "bass", 2)
     out: list[Note] = []
     for bar in bars:
-        if bar.energy >= 0.45 or bar.final:
+        if bar.energy >= _layer_from(0.45, bars) or bar.final:
             out += bass_bar(held, metre, bar, rng, int(style.velocity * 0.8), None, low, high)[0]
     return out
 
@@ -365,7 +449,7 @@ def _write_harmony(part: Part, style: Style, metre: Metre, bars: list[Bar], seed
     out: list[Note] = []
     prev: list[int] | None = None
     for bar in bars:
-        if second and bar.energy < 0.5 and not bar.final:
+        if second and bar.energy < _layer_from(0.5, bars) and not bar.final:
             continue
         voicing = voice_chord(bar.chord, comp_voicing(comp), register, prev, inst_low, inst_high)
         out += comp_bar(comp, metre, bar, rng, int(style.velocity * (0.85 if second else 0.95)), voicing, spq)
@@ -385,7 +469,7 @@ def _write_pad(part: Part, style: Style, metre: Metre, bars: list[Bar], tonic_pc
     kind = style.pad if style.pad != "none" else "sustain"
     if part.kind == "pad2":
         centre += 7
-    threshold = 0.6 if part.kind == "pad2" else 0.0
+    threshold = _layer_from(0.6, bars) if part.kind == "pad2" else 0.0
     out: list[Note] = []
     prev: list[int] | None = None
     sounding: dict[int, int] = {}  # pitch → index in `out` of its note still sounding
@@ -413,8 +497,9 @@ def _write_melody(part: Part, style: Style, metre: Metre, sections: list[list[Ba
                   tonic_pc: int, motifs: dict, hook: str | None, vel_rng: np.random.Generator, has_counter: bool,
                   **_) -> list[Note]:
     """The lead: each melodic section sings its own motifs; the outro recalls the hook and
-    ends on the tonic; without a counter-melody part, longer intros hint at the hook."""
-    low, high, centre = _register(part)
+    ends on the tonic; without a counter-melody part, longer intros hint at the hook. An
+    instrument that also plays chords or bass (a solo piano's right hand) sings above them."""
+    low, high, centre = _register(part, COVER_MELODY_SHARE if part.cover else 0.45)
     low, high = max(low, centre - 10, BASS_BAND_TOP + 1), min(high, centre + 12)
     base = style.velocity
     out: list[Note] = []
@@ -458,6 +543,8 @@ def _write_counter(part: Part, style: Style, metre: Metre, sections: list[list[B
     centre = max(centre, low + 5)
     out: list[Note] = []
     prev = centre
+    joins = _layer_from(0.5, [b for sec in sections for b in sec if sec[0].section_name not in ("intro", "break")]
+                        or sections[-1])
     for sec in sections:
         name = sec[0].section_name
         if name == "intro" and hook and len(sec) >= 2:
@@ -466,7 +553,7 @@ def _write_counter(part: Part, style: Style, metre: Metre, sections: list[list[B
                                 vel_rng)
             continue
         for bar in sec:
-            if not bar.final and (bar.energy < 0.5 or name in ("intro", "break")):
+            if not bar.final and (bar.energy < joins or name in ("intro", "break")):
                 continue
             chord = bar.chord
             tones = [(chord.root + chord.third) % 12]

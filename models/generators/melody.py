@@ -48,7 +48,7 @@ def make_rhythm(metre: Metre, style: MelodyStyle, rng: np.random.Generator) -> l
     for k in range(slots):
         pos = 0.5 * k
         s = metre.strength(pos)
-        p = {3: 0.92, 2: 0.6 + 0.35 * d, 1: 0.3 + 0.6 * d}.get(s, max(0.0, 0.85 * d - 0.1))
+        p = {3: 0.92, 2: 0.6 + 0.35 * d, 1: 0.3 + 0.6 * d}.get(s, max(0.0, 0.85 * d - 0.1) * style.offbeats)
         if rng.random() < p:
             if s in (1, 2) and k > 0 and rng.random() < style.syncopation and (pos - 0.5) not in onsets:
                 pos -= 0.5  # anticipate the beat

@@ -5,8 +5,10 @@ A pattern is a string with one character per 16th note of a bar (see styles/base
 
 from __future__ import annotations
 
+import dataclasses
+
 from .score import Metre
-from .styles.base import Patterns
+from .styles.base import Comping, Groove, Patterns, Style
 
 
 def fit_pattern(patterns: Patterns, metre: Metre) -> str | None:
@@ -62,3 +64,97 @@ def thin(pattern: str, metre: Metre, min_strength: int = 1) -> str:
     """Keep only the hits on positions at least as strong as `min_strength` (Metre.strength)."""
     return "".join(c if c in ".-" or metre.strength(i * 0.25) >= min_strength else "."
                    for i, c in enumerate(pattern))
+
+
+# ----------------------------------------------------------------------------- the felt pulse
+# A tempo tracker (and a listener tapping along) takes the strongest regular train of
+# onsets near 120 a minute as the beat. At slow tempos the off-beat eighths sit nearer
+# that than the beat does (70 BPM's eighths come 140 a minute), and at fast ones the
+# half bar or a dotted-quarter syncopation does (178 BPM heard as 89 or 119). So the
+# accompaniment is re-written for the tempo: slow pieces play the beats and leave the
+# subdivisions out; fast pieces drop the off-beat syncopations and sound every beat. The
+# synthesizer plays every velocity alike, so an accent is who plays, not how hard.
+
+SLOW_BEAT_S = 0.7  # a beat this long or longer (≤ ~86 BPM) is felt through its beats only
+FAST_BEAT_S = 0.42  # a beat this short or shorter (≥ ~143 BPM): every beat sounds, no syncopation
+SLOW_MELODY_OFFBEATS = 0.35  # share of a melody's off-beat notes kept at slow tempos
+BEAT_VOICES = ("kick", "kick2", "snare", "clap", "rim", "esnare", "ride")  # drums that carry the beat itself
+
+
+def feel(metre: Metre, beat_s: float) -> str:
+    """How a beat of `beat_s` seconds is played: "slow", "fast", or "" (as written: middle
+    tempos, and compound metres, whose dotted-quarter pulse the style's 6/8 already marks)."""
+    if metre.compound:
+        return ""
+    return "slow" if beat_s >= SLOW_BEAT_S else "fast" if beat_s <= FAST_BEAT_S else ""
+
+
+def on_beats(pattern: str, metre: Metre) -> str:
+    """Only the hits on beats (Metre.strength ≥ 1)."""
+    return thin(pattern, metre, 1)
+
+
+def every_beat(pattern: str, metre: Metre, char: str) -> str:
+    """The pattern with `char` added on every beat that has no hit."""
+    beat = int(round(metre.beat_q * 4))
+    return "".join(char if i % beat == 0 and c in ".-" else c for i, c in enumerate(pattern))
+
+
+def felt(patterns: Patterns, metre: Metre, beat_s: float, fill: str = "") -> Patterns:
+    """`patterns` re-written for a beat of `beat_s` seconds, for this metre only: slow or
+    fast (`feel`) → hits on beats only, and `fill` (when given) on the beats left empty;
+    otherwise as written. {} stays {}."""
+    pattern = fit_pattern(patterns, metre)
+    if pattern is None or not feel(metre, beat_s):
+        return patterns
+    pattern = on_beats(pattern, metre)
+    return {metre.signature: every_beat(pattern, metre, fill) if fill else pattern}
+
+
+def felt_style(style: Style, metre: Metre, beat_s: float) -> Style:
+    """The style's accompaniment re-written for the tempo (`felt`): drums, hand percussion,
+    bass and comping play on the beats, the bass and the comping on every beat. At fast
+    tempos a beat that no kick, snare, clap or ride strikes gets a kick; at slow tempos
+    melodies sing mostly on the beats (fewer off-beat notes, no anticipations, no
+    sixteenths). Middle tempos and compound metres keep the style as written."""
+    tempo = feel(metre, beat_s)
+    if not tempo:
+        return style
+
+    def groove(g: Groove) -> Groove:
+        return {voice: felt(p, metre, beat_s) for voice, p in g.items()}
+
+    drums = style.drums
+    if drums is not None:
+        drums = dataclasses.replace(drums, groove=groove(drums.groove), pulse=groove(drums.pulse),
+                                    lift=groove(drums.lift))
+        if tempo == "fast":
+            drums = dataclasses.replace(drums, groove=_beats_marked(drums.groove, metre))
+    comping2 = style.comping2 and _felt_comping(style.comping2, metre, beat_s)
+    melody = style.melody
+    if tempo == "slow":
+        melody = dataclasses.replace(melody, offbeats=SLOW_MELODY_OFFBEATS, syncopation=0.0, sixteenths=0.0)
+    return dataclasses.replace(
+        style, drums=drums, melody=melody, comping2=comping2, percussion=groove(style.percussion),
+        bass=dataclasses.replace(style.bass, patterns=felt(style.bass.patterns, metre, beat_s, fill="R")),
+        comping=_felt_comping(style.comping, metre, beat_s))
+
+
+def _felt_comping(comp: Comping, metre: Metre, beat_s: float) -> Comping:
+    """Comping on every beat, quiet bars too: chords on one and three only are heard as
+    the beat at half the tempo, and a slow piece's chords are its pulse."""
+    fill = "D" if comp.kind == "strum" else "x"
+    return dataclasses.replace(comp, patterns=felt(comp.patterns, metre, beat_s, fill),
+                               quiet_patterns=felt(comp.quiet_patterns, metre, beat_s, fill))
+
+
+def _beats_marked(g: Groove, metre: Metre) -> Groove:
+    """`g` (already fitted to `metre`) with a kick on every beat that no beat voice
+    strikes (a ghost note does not count: quiet bars leave it out)."""
+    sig = metre.signature
+    marking = [p[sig] for voice, p in g.items() if voice in BEAT_VOICES]
+    kick = next((v for v in ("kick", "kick2") if v in g), "kick")
+    beat = int(round(metre.beat_q * 4))
+    own = g.get(kick, {}).get(sig, "." * metre.steps)
+    merged = "".join("x" if i % beat == 0 and all(m[i] in ".-o" for m in marking) else c for i, c in enumerate(own))
+    return g if merged == own else {**g, kick: {sig: merged}}

@@ -165,6 +165,7 @@ class Part:
     pan: float  # -1 left .. +1 right
     level_db: float  # mix level relative to the drums, dB
     notes: list[Note] = field(default_factory=list)
+    cover: bool = False  # a solo instrument playing a role nobody else has (a solo piano's left hand, its tune)
 
 
 @dataclass

@@ -9,8 +9,11 @@ is in the key it was written in.
 
 `in_tune(path)` writes a copy whose zones carry the same information in the form the
 synthesizer reads: each zone points at its own sample header, whose original pitch and
-pitch correction already include the zone's root key and tuning (the zone's generators
-are set to agree, so any other synthesizer plays the copy exactly like the original).
+pitch correction already include the zone's root key and tuning, its own or inherited
+from its instrument's global zone (FluidR3_GM's drawbar organ is tuned two octaves down
+there). The zones' generators are set to agree, and a global zone's tuning is cleared
+(root key -1: "the sample's own"), so any other synthesizer plays the copy exactly like
+the original.
 The copy lives in a cache folder, keyed by the original's content, and is written once.
 """
 
@@ -22,7 +25,7 @@ import struct
 import tempfile
 from pathlib import Path
 
-FIX_VERSION = 1  # bump when the rewrite changes, so old cached copies are not reused
+FIX_VERSION = 2  # bump when the rewrite changes, so old cached copies are not reused (2: global zones)
 _GEN_COARSE, _GEN_FINE, _GEN_SAMPLE, _GEN_ROOT = 51, 52, 53, 58  # SoundFont 2.04 generator numbers
 _SHDR_SIZE = 46  # bytes per sample header record
 _PITCH_AT, _CORRECTION_AT = 40, 41  # byOriginalPitch (u8) and chPitchCorrection (s8) offsets in a record
@@ -66,33 +69,40 @@ def _retune_pdta(pdta: bytes) -> bytes:
     for cid, off, size in _chunks(pdta, 4, len(pdta)):
         parts[cid] = bytearray(pdta[off: off + size])
         order.append(cid)
-    for needed in (b"ibag", b"igen", b"shdr"):
+    for needed in (b"inst", b"ibag", b"igen", b"shdr"):
         if needed not in parts:
             raise SoundFontError(f"missing {needed.decode()} chunk")
     igen, ibag, shdr = parts[b"igen"], parts[b"ibag"], parts[b"shdr"]
     headers = [bytearray(shdr[i: i + _SHDR_SIZE]) for i in range(0, len(shdr), _SHDR_SIZE)]
     terminal = headers.pop()  # the "EOS" record must stay last
     bag_starts = [struct.unpack_from("<H", ibag, i)[0] for i in range(0, len(ibag), 4)]
+    first_zones = {struct.unpack_from("<H", parts[b"inst"], i + 20)[0] for i in range(0, len(parts[b"inst"]), 22)}
     made: dict[tuple[int, int, int], int] = {}  # (sample, root, cents) → header index
+    inherited: dict[int, int] = {}  # the current instrument's global zone: generator → amount
     for z in range(len(bag_starts) - 1):
         where: dict[int, int] = {}  # generator → byte offset of its amount in igen
         for g in range(bag_starts[z], bag_starts[z + 1]):
             where[struct.unpack_from("<H", igen, 4 * g)[0]] = 4 * g + 2
+        if z in first_zones:
+            inherited = {}
         if _GEN_SAMPLE not in where:
-            continue  # a global zone
+            if z in first_zones:  # an instrument's global zone: its tuning moves into every zone
+                for gen, reset in ((_GEN_ROOT, -1), (_GEN_COARSE, 0), (_GEN_FINE, 0)):
+                    if gen in where:
+                        inherited[gen] = struct.unpack_from("<h", igen, where[gen])[0]
+                        struct.pack_into("<h", igen, where[gen], reset)
+            continue
+        tuning = {**inherited, **{gen: struct.unpack_from("<h", igen, where[gen])[0]
+                                  for gen in (_GEN_ROOT, _GEN_COARSE, _GEN_FINE) if gen in where}}
         sample = struct.unpack_from("<H", igen, where[_GEN_SAMPLE])[0]
         if sample >= len(headers):
             continue
         header = headers[sample]
         root = header[_PITCH_AT]
-        if _GEN_ROOT in where:
-            override = struct.unpack_from("<h", igen, where[_GEN_ROOT])[0]
-            root = override if 0 <= override <= 127 else root
-        cents = struct.unpack_from("<b", header, _CORRECTION_AT)[0]
-        if _GEN_FINE in where:
-            cents += struct.unpack_from("<h", igen, where[_GEN_FINE])[0]
-        if _GEN_COARSE in where:
-            root -= struct.unpack_from("<h", igen, where[_GEN_COARSE])[0]
+        if 0 <= tuning.get(_GEN_ROOT, -1) <= 127:
+            root = tuning[_GEN_ROOT]
+        cents = struct.unpack_from("<b", header, _CORRECTION_AT)[0] + tuning.get(_GEN_FINE, 0)
+        root -= tuning.get(_GEN_COARSE, 0)
         # Keep the correction within ±50 cents by moving whole semitones into the root:
         # raising the pitch a semitone is the same as a root key one lower.
         while cents > 50:

@@ -1,9 +1,13 @@
 """The `synth` generator: plan → composed score → SoundFont render → mastered stereo take.
 
 Needs no GPU and no downloaded weights: the composer (composer.py) writes a multi-track
-score in the plan's style, and symusic renders it through a General MIDI SoundFont
-(pretty_midi's bundled TimGM6mb.sf2 unless another is given; loaded through a retuned
-copy, see soundfont.py, because symusic 0.5.8 ignores the zones' root keys and tuning).
+score in the plan's style, and symusic renders it through a General MIDI SoundFont, loaded
+through a retuned copy (soundfont.py: symusic 0.5.8 ignores the zones' root keys and tuning).
+
+Which SoundFont (`choose_soundfont`): the `soundfont:` option, else $SONGFARM_SOUNDFONT,
+else Debian's fluid-soundfont-gm in its standard place (FluidR3_GM, 141 MiB, a fuller GM
+set), else pretty_midi's bundled TimGM6mb.sf2 (6 MiB). The choice changes the audio, so it
+is part of the generator's version (`version_for`), which the request fingerprint includes.
 
     generator = SynthGenerator(SynthConfig())
     [take] = generator.generate(plan, request, seeds=[7])
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,14 +37,16 @@ from .render import fade_out, midi_bytes, render_mix
 from .soundfont import SoundFontError, in_tune
 
 VERSION = "0.1"
-DEFAULT_SOUNDFONT = str(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")
+DEFAULT_SOUNDFONT = str(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")  # bundled: the last resort
+SOUNDFONT_ENV = "SONGFARM_SOUNDFONT"  # a .sf2 path used when a job's options name none
+STANDARD_SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2",)  # apt-get install fluid-soundfont-gm
 FADE_S = 1.0  # the end fade, at most this long (the final tonic chord should be heard) ...
 FADE_SHARE = 0.05  # ... and at most this share of the track
 
 
 @dataclass
 class SynthConfig:
-    soundfont: str = ""  # path to a General MIDI .sf2; "" → pretty_midi's bundled TimGM6mb.sf2
+    soundfont: str = ""  # path to a General MIDI .sf2; "" → $SONGFARM_SOUNDFONT, FluidR3_GM or TimGM6mb
     sample_rate: int = 44100  # Hz of the rendered audio
     stems: bool = False  # keep per-instrument stems on each take (and in the batch's `stems` column)
     target_lufs: float = loudness.TARGET_LUFS  # integrated loudness of the master, LUFS
@@ -57,10 +64,38 @@ class SynthConfig:
             raise ValueError(f"soundfont={self.soundfont!r}: must be a file path")
 
 
-def _open_soundfont(path: str, sample_rate: int) -> Synthesizer:
-    """Check the file is a readable SoundFont 2 and load it (through its retuned copy,
-    soundfont.py); errors name the path."""
-    where = f"backends.generator (synth): soundfont {path}"
+def choose_soundfont(option: str | os.PathLike = "", environ: Mapping[str, str] | None = None,
+                     standard: Sequence[str] = STANDARD_SOUNDFONTS) -> tuple[str, str]:
+    """(path, where it came from) of the SoundFont to play through: the `soundfont` option,
+    else $SONGFARM_SOUNDFONT, else the first of `standard` that exists, else the bundled
+    TimGM6mb. `environ` (default os.environ) and `standard` are parameters so that tests
+    choose without the machine's own fonts. The origin names the source in errors."""
+    environ = os.environ if environ is None else environ
+    if str(option):
+        return str(option), "option soundfont"
+    if environ.get(SOUNDFONT_ENV):
+        return environ[SOUNDFONT_ENV], f"${SOUNDFONT_ENV}"
+    for path in standard:
+        if Path(path).is_file():
+            return str(path), "its standard place"
+    return DEFAULT_SOUNDFONT, "bundled with pretty_midi"
+
+
+def soundfont_version(path: str) -> str:
+    """The generator version for renders through `path`: VERSION with the bundled font, else
+    VERSION + the font's name and size in bytes ("0.1+FluidR3_GM.148398306"), so a take's
+    version, and the fingerprint, change with the font; just the name when it is not there."""
+    if Path(path) == Path(DEFAULT_SOUNDFONT):
+        return VERSION
+    try:
+        return f"{VERSION}+{Path(path).stem}.{os.stat(path).st_size}"
+    except OSError:
+        return f"{VERSION}+{Path(path).stem}"
+
+
+def _check_soundfont(path: str, origin: str) -> None:
+    """A readable SoundFont 2 file, or a BackendError naming where the path came from."""
+    where = f"backends.generator (synth): {origin}: {path}"
     p = Path(path)
     if not p.is_file():
         raise BackendError(f"{where}: no such file")
@@ -71,8 +106,13 @@ def _open_soundfont(path: str, sample_rate: int) -> Synthesizer:
         raise BackendError(f"{where}: cannot read ({exc.strerror})") from None
     if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
         raise BackendError(f"{where}: not a SoundFont 2 (.sf2) file")
+
+
+def _open_soundfont(path: str, origin: str, sample_rate: int) -> Synthesizer:
+    """Load a checked SoundFont through its retuned copy (soundfont.py); errors name the path."""
+    where = f"backends.generator (synth): {origin}: {path}"
     try:
-        tuned = in_tune(p)
+        tuned = in_tune(path)
     except SoundFontError as exc:
         raise BackendError(f"{where}: {exc}") from None
     except OSError as exc:
@@ -91,10 +131,25 @@ class SynthGenerator(Generator):
 
     def __init__(self, config: SynthConfig | None = None):
         self.config = config or SynthConfig()
-        self.soundfont = str(self.config.soundfont or DEFAULT_SOUNDFONT)
-        self.synthesizer = _open_soundfont(self.soundfont, self.config.sample_rate)
+        self.soundfont, origin = self.check_checkpoint(self.config)
+        self.synthesizer = _open_soundfont(self.soundfont, origin, self.config.sample_rate)
         self.keep_stems = bool(self.config.stems)
-        self.model = f"synth-{VERSION} {Path(self.soundfont).name}"
+        self.version = soundfont_version(self.soundfont)  # this instance's, with its font
+        self.model = f"synth-{self.version} {Path(self.soundfont).name}"
+
+    @staticmethod
+    def check_checkpoint(config: SynthConfig) -> tuple[str, str]:
+        """The SoundFont this config plays through, checked without loading it (the factory's
+        preflight runs this before any rendering): (path, where it came from)."""
+        path, origin = choose_soundfont(config.soundfont)
+        _check_soundfont(path, origin)
+        return path, origin
+
+    @staticmethod
+    def version_for(config: SynthConfig) -> str:
+        """The version a generator built from `config` would have (the factory's
+        backend_version, so the fingerprint follows the SoundFont); never raises."""
+        return soundfont_version(choose_soundfont(config.soundfont)[0])
 
     def generate(self, plan: SongPlan, request: TrackRequest, seeds: list[int], attempt: int = 0) -> list[Take]:
         """One take per seed, candidate i rendered with seeds[i]."""

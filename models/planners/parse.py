@@ -1,5 +1,6 @@
-"""Reading musical facts out of free text (English and Chinese): tempo, key, metre,
-duration, chords, scale, and the words of the lexicon.
+"""Reading musical facts out of free text (English, Chinese, Japanese): tempo, key, metre,
+duration, chords, scale, the words of the lexicon and the sense they are used in, and
+what the text excludes or restricts.
 
 Every function takes the text after `normalise` and returns what it found with the
 character offset of the statement (so the planner can say which came first), or None.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .. import theory
+from . import lexicon
 
 # ---------------------------------------------------------------------------------------
 # Text and numbers
@@ -31,12 +33,18 @@ _A = re.ASCII
 _AI = re.ASCII | re.IGNORECASE
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]")  # hiragana and katakana, not the 'ー' and '・' marks
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
 def language(text: str) -> str:
-    """'zh' when Chinese characters outnumber Latin words, else 'en'."""
-    return "zh" if len(_CJK.findall(text)) >= max(1, len(_LATIN_WORD.findall(text))) else "en"
+    """'en', 'zh' or 'ja': CJK text when its characters (kanji and kana) outnumber Latin
+    words, and Japanese when it holds any kana ("三拍子の子守唄"): Chinese is written
+    without them."""
+    han, kana = len(_CJK.findall(text)), len(_KANA.findall(text))
+    if han + kana < max(1, len(_LATIN_WORD.findall(text))):
+        return "en"
+    return "ja" if kana else "zh"
 
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
@@ -95,38 +103,50 @@ class Hit:
 # "Grave" is a tempo only with its capital ("a grave mood" is not).
 _SPECIAL_SURFACES = {
     "快": r"(?<![愉痛凉爽畅赶])快(?![乐活感递餐])",
-    "慢": r"(?<![傲怠])慢",
+    "慢": r"(?<![傲怠])慢(?!摇)",  # 慢摇 is a club genre
     "light": r"(?<![A-Za-z0-9])light(?![A-Za-z0-9])(?!\s+(?:percussion|drums?|beats?|touch|rain|reverb|piano|guitar"
              r"|strumming|synths?|pads?|hats?|shakers?|cymbals?|bass|show|of)\b)",
     "Grave": r"(?-i:(?<![A-Za-z0-9])Grave(?![A-Za-z0-9]))",
+    "萧": r"(?<!萧)萧(?![瑟条索萧])",  # the flute, not 萧瑟 ("bleak") or 风萧萧 (the wind's sound)
+    "march": r"(?-i:(?<![A-Za-z])march(?:es)?(?![A-Za-z]))",  # lower case: "March" is the month
 }
 _NEGATION_EN = re.compile(r"\b(?:no|without|not|minus|lacking|lacks|zero|sans|never|nor)\b", re.I)
 _NEGATION_ZH = re.compile(r"无|没有|没|不要|不含|不用|去掉|不带|除去|拒绝|别")
+_NEGATION_AFTER = re.compile(r"\s*(?:[\-\s]?free\b|(?:は|を|が)?\s*(?:なし|無し|抜き|ぬき|不要|いらない|要らない|レス"
+                             r"|入れない|使わない|なしで))", re.I)
 _CLAUSE_END = re.compile(r"[.,;:!?。;!?\n、]")
 _SEPARATOR = "\0"  # a space or hyphen inside a table word: matches any run of spaces/hyphens, or none
 
 
+def clause_before(text: str, start: int, width: int = 40) -> str:
+    """The text of the clause before `start`, at most `width` characters back."""
+    before = text[max(0, start - width):start]
+    return before[max((m.end() for m in _CLAUSE_END.finditer(before)), default=0):]
+
+
 def negated_at(text: str, start: int, end: int) -> bool:
     """Whether the word at text[start:end] is negated in its clause."""
-    before = text[max(0, start - 40):start]
-    cut = max((m.end() for m in _CLAUSE_END.finditer(before)), default=0)
-    before = before[cut:]
-    words = re.findall(r"[A-Za-z']+", before)[-3:]
+    before = clause_before(text, start)
+    words = re.findall(r"[A-Za-z'][A-Za-z'\-]*", before)[-3:]  # "no-nonsense" is one word, no negation
     if any(_NEGATION_EN.fullmatch(w) for w in words) and "not only" not in before.lower():
         return True
-    if _NEGATION_ZH.search(before[-6:]):
+    negations = list(_NEGATION_ZH.finditer(before[-6:]))
+    # 不要鼓, 不要任何鼓, 不要鼓和贝斯 — but not 没有人声的钢琴曲 ("a piano piece without voice")
+    if negations and not re.search(r"[的之地]", before[-6:][negations[-1].end():]):
         return True
-    return bool(re.match(r"[\s\-]?free\b", text[end:end + 6], re.I))
+    return bool(_NEGATION_AFTER.match(text, end))  # "drum-free", ドラムなし, ボーカル不要
 
 
 def _word_key(text: str) -> str:
     return re.sub(r"[\s\-]+", "", text.lower())
 
 
-def _trie_regex(words: list[str]) -> str:
+def _trie_regex(words: list[str], plural: bool) -> str:
     """One regex matching any of `words` with the longest match first, factored by common
     prefixes (a plain alternation of hundreds of words is tried word by word at every
-    position of the text: ~100x slower)."""
+    position of the text: ~100x slower). A word starting with an ASCII letter or digit
+    needs none before it, and one ending with one none after it (with an optional plural
+    s/es when `plural`): English words match whole; Chinese and Japanese ones anywhere."""
     trie: dict = {}
     for word in words:
         node = trie
@@ -134,26 +154,37 @@ def _trie_regex(words: list[str]) -> str:
             node = node.setdefault(_SEPARATOR if ch in " -" else ch, {})
         node[""] = {}
 
-    def emit(node: dict) -> str:
-        branches = [(r"[\s\-]*" if ch == _SEPARATOR else re.escape(ch)) + emit(child)
-                    for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
+    def ends(ch: str) -> str:  # what must follow a word ending in `ch`
+        return f"{'(?:e?s)?' if plural else ''}(?![A-Za-z0-9])" if ch.isascii() and ch.isalnum() else ""
 
-    return emit(trie)
+    def emit(node: dict, last: str) -> str:
+        branches = []
+        for ch, child in sorted(node.items()):
+            if not ch:
+                continue
+            piece = (r"[\s\-]*" if ch == _SEPARATOR else re.escape(ch)) + emit(child, ch)
+            if not last and ch.isascii() and ch.isalnum():  # a word's first character
+                piece = "(?<![A-Za-z0-9])" + piece
+            branches.append(piece)
+        if "" in node:
+            branches.append(ends(last))  # the word may end here: after every longer one
+        if len(branches) <= 1:
+            return "".join(branches)
+        return "(?:" + "|".join(branches) + ")"
+
+    return emit(trie, "")
 
 
 class Vocabulary:
     """All surface words of a table compiled into one regex; `find` returns Hits in order.
 
     English words match whole words (with an optional plural s/es when `plural`), Chinese
-    words anywhere; at one position the longest word wins; matches do not overlap."""
+    and Japanese words anywhere; at one position the longest word wins (dj舞曲 over dj);
+    matches do not overlap."""
 
     def __init__(self, entries: Sequence[Sequence[str]], plural: bool = False):
         self._entry_of: dict[str, int] = {}
-        groups: dict[tuple[bool, bool], list[str]] = {}
+        words_of_trie: list[str] = []
         special = []
         for i, words in enumerate(entries):
             for word in words:
@@ -161,19 +192,9 @@ class Vocabulary:
                 if word in _SPECIAL_SURFACES:
                     special.append(f"(?P<s{len(special)}>{_SPECIAL_SURFACES[word]})")
                     self._entry_of[f"s{len(special) - 1}"] = i
-                    continue
-                ascii_start = word[0].isascii() and word[0].isalnum()
-                ascii_end = word[-1].isascii() and word[-1].isalnum()
-                groups.setdefault((ascii_start, ascii_end), []).append(word)
-        pieces = []
-        for (ascii_start, ascii_end), words in sorted(groups.items(), reverse=True):
-            piece = _trie_regex(words)
-            if ascii_end:
-                piece = f"(?:{piece}){'(?:e?s)?' if plural else ''}(?![A-Za-z0-9])"
-            if ascii_start:
-                piece = f"(?<![A-Za-z0-9]){piece}"
-            pieces.append(f"(?:{piece})")
-        self._regex = re.compile("|".join(pieces + special), re.I)
+                else:
+                    words_of_trie.append(word)
+        self._regex = re.compile("|".join([_trie_regex(words_of_trie, plural)] + special), re.I)
 
     def _entry(self, m: re.Match) -> int | None:
         if m.lastgroup:
@@ -201,23 +222,125 @@ def outside(hits: list[Hit], spans: list[tuple[int, int]]) -> list[Hit]:
 
 
 # ---------------------------------------------------------------------------------------
+# The sense a genre word is used in
+
+# Words before a noun that make a genre word the everyday noun ("in a house", "the whole
+# country", "my soul"); "some rock" and "a rock song" stay music.
+_DETERMINERS = frozenset({"a", "an", "the", "this", "that", "these", "those", "my", "your", "his", "her", "its",
+                          "our", "their", "every", "each", "another", "whose"})
+_PREPOSITIONS = frozenset({"in", "into", "inside", "at", "around", "across", "of", "from", "to", "near", "by", "for",
+                           "through", "over", "under", "on", "outside", "behind", "throughout"})
+_WORD = re.compile(r"[A-Za-z']+")
+_INSTRUMENT_NOUNS = frozenset(w.lower() for words, _ in lexicon.INSTRUMENT_WORDS for w in words
+                              if w.isascii() and w.isalpha())
+_ZH_SEPARATOR = re.compile(r"[\s,，、。.;；:：!！?？/|()（）\[\]【】\-]")
+
+
+def genre_sense(text: str, start: int, end: int) -> bool:
+    """Whether the genre word at text[start:end] names the genre, not its everyday homonym
+    (lexicon.GENRE_HOMONYMS, ZH_GENRE_HOMONYMS). English: a music noun or another genre
+    right after it says music ("a country song", "house-style", "rock drums"); a hyphen
+    to another word ("rock-solid", "trance-like"), an everyday noun after it ("house
+    party", "folk tale", "metal pipes"), a verb's object ("rock the crowd"), or a
+    determiner just before it ("in a house", "the whole country", "in a cozy little
+    house") says the everyday word. Chinese: the genre when a music word, punctuation or
+    the end follows (乡村风, "流行, 电子"), not otherwise (乡村小路, 金属质感, 电子元素)."""
+    word = text[start:end]
+    following = re.match(r"\s+([A-Za-z']+)", text[end:])
+    after = following.group(1).lower() if following else ""  # the next English word
+    if word.lower() in lexicon.TAG_ONLY_GENRES:  # "流行 dj 女声", "pop, dj", "a DJ set", not "DJ scratches"
+        neighbours = text[:start].rstrip()[-1:], text[end:].lstrip()[:1]
+        alone = all(not ch or _ZH_SEPARATOR.match(ch) or not ch.isascii() for ch in neighbours)
+        return alone or after in lexicon.MUSIC_NOUNS
+    if word in lexicon.ZH_GENRE_HOMONYMS:
+        after = text[end:]
+        return not after or bool(_ZH_SEPARATOR.match(after)) or after.startswith(lexicon.ZH_MUSIC_FOLLOWERS)
+    if word.lower() not in lexicon.GENRE_HOMONYMS:
+        return True
+    hyphen = re.match(r"-([A-Za-z]+)", text[end:])
+    if hyphen:
+        return hyphen.group(1).lower() in lexicon.MUSIC_NOUNS
+    if after in lexicon.MUSIC_NOUNS or after in _INSTRUMENT_NOUNS:  # "a country song", "metal guitars"
+        return True
+    if after in lexicon.EVERYDAY_FOLLOWERS or after in _DETERMINERS:
+        return False
+    before = [w.lower() for w in _WORD.findall(clause_before(text, start, 60))][-4:]
+    if before[-1:] and before[-1] in _DETERMINERS or before[-2:-1] and before[-2] in _DETERMINERS:
+        return False
+    return not (len(before) >= 4 and before[-3] in _DETERMINERS and before[-4] in _PREPOSITIONS)
+
+
+def _alternation(words) -> str:
+    """Words as one regex alternation: English ones whole (spaces and hyphens loose)."""
+    out = []
+    for w in sorted(words, key=len, reverse=True):
+        body = r"[\s\-]+".join(map(re.escape, w.split()))
+        out.append(rf"(?<![A-Za-z]){body}(?![A-Za-z])" if w.isascii() else body)
+    return "|".join(out)
+
+
+_INFLUENCE_AFTER = re.compile(rf"[\s\-]*(?:{_alternation(lexicon.INFLUENCE_AFTER)})", re.I)
+_INFLUENCE_BEFORE = re.compile(rf"(?:{_alternation(lexicon.INFLUENCE_BEFORE)})\s*(?:some\s+)?$", re.I)
+_USAGE_BEFORE = re.compile(r"(?:" + _alternation(lexicon.USAGE_BEFORE) + r")\s*(?:(?:the|a|an|some)\s+)?"
+                           r"(?:[A-Za-z\-/']+\s+){0,3}$", re.I)
+
+
+def is_influence(text: str, start: int, end: int) -> bool:
+    """Whether the genre at text[start:end] is named as an influence on the piece or as a
+    place it could be used, not as its genre: "pop with jazz influences", "rock-tinged", "a
+    touch of funk", 融合了爵士元素, "could be included in the soundtrack of a movie"."""
+    return bool(_INFLUENCE_AFTER.match(text, end) or _INFLUENCE_BEFORE.search(text[max(0, start - 24):start])
+                or _USAGE_BEFORE.search(text[max(0, start - 60):start]))
+
+
+# ---------------------------------------------------------------------------------------
 # Tempo numbers
 
 _N = r"(\d{1,4}(?:\.\d+)?)"
 _CN = rf"(\d{{1,3}}(?:\.\d+)?|{_CN_NUM})"
-_APPROX = r"(?:(?:around|about|approximately|approx\.?|roughly|circa|ca\.?|near|~|约|大约|大概|左右)\s*)?"
-_TEMPO_RANGE = re.compile(
-    rf"{_N}\s*(?:-|–|—|~|to|至|到)\s*{_N}\s*(?:bpm|b\.p\.m|beats\s*(?:per|a|/)\s*min|拍每分钟|拍/分)", _AI)
+_APPROX = (r"(?:(?:around|about|approximately|approx\.?|roughly|circa|ca\.?|near|~|≈|约|大约|大概|左右|約|およそ|"
+           r"だいたい)\s*)?")
+_BPM_UNIT = (r"(?:bpm|b\.p\.m\.?|beats?[\s\-]*(?:per|a|/|each|to\s+the|in\s+a|every)[\s\-]*min(?:ute)?|拍每分钟|"
+             r"拍/分)")
+# Words between "tempo" / "bpm" / "metronome" and the number: "the bpm sits at 132", "tempo
+# hovering around 84", "metronome marking of 60", "BPM为76", "テンポは90".
+_TEMPO_VERBS = (r"of|is|at|set|sets|to|marking|marked|mark|this|the|song|track|piece|tune|here|will|be|should|"
+                r"sits|sitting|hovers|hovering|runs|running|stays|staying|settles|settled|lands|locked|moves|"
+                r"moving|clocks|clocking|in|holds|held|kept|keeps|reads|reading|right|just|steady|somewhere|on|"
+                r"为|是|在|设为|设在|定在|设定为|保持在|控制在|约为|大约为|は|が|を|で")
+_NOT_A_TEMPO = r"(?![\d./])(?!\s*(?:%|s\b|sec|min|bars?|seconds|minutes|hz|khz|db|秒|分|小节))"
+_TEMPO_RANGES = [re.compile(p, _AI) for p in (
+    rf"(?:between\s+)?{_N}\s*(?:-|–|—|~|to|and|至|到)\s*{_N}\s*{_BPM_UNIT}",
+    rf"(?:\bbpm\b|\btempo\b|速度|テンポ)\s*(?:of|:|=|is|around|为|是|在|は)?\s*{_N}\s*(?:-|–|—|~|to|至|到)\s*{_N}(?![\d/])",
+)]
 _TEMPO_WORD = re.compile(
-    rf"\btempo\b(?:\s+(?:of|is|at|set|to|marking|marked|this|the|song|track|piece|tune|here|will|be|should))*"
-    rf"\s*[:=]?\s*{_APPROX}{_N}(?![\d.]|\s*(?:%|s\b|sec|min|bars?|seconds|minutes))", _AI)
-_TEMPO_NUMBERS = [_TEMPO_WORD] + [re.compile(p, _AI) for p in (
-    rf"{_N}\s*-?\s*(?:bpm|b\.p\.m\.?|beats?\s*(?:per|a|/|each)\s*min(?:ute)?)",
-    rf"\bbpm\b\s*(?:is|of|=|:|at|为|是|在|设为)?\s*(?:of\s+)?{_APPROX}{_N}",
-    rf"(?:♩|𝅘𝅥|\bquarter[\s\-]*note|\bq)\s*=\s*{_N}",
-    rf"每分钟\s*{_APPROX}{_CN}\s*(?:拍|下|bpm|beats)",
+    rf"(?:\btempo\b|テンポ|速さ|スピード)(?:\s*(?:{_TEMPO_VERBS})\b)*"
+    rf"\s*[:=]?\s*{_APPROX}{_N}{_NOT_A_TEMPO}", _AI)
+# Statements without a unit, counted only with a plausible tempo (20..400): "132 on the
+# metronome", "M.M. = 72", "set the click to 100", "the groove runs at 112", "节拍器120".
+_TEMPO_LOOSE = [_TEMPO_WORD] + [re.compile(p, f) for p, f in (
+    (rf"(?:\bmetronome\b|メトロノーム|节拍器)(?:\s*(?:{_TEMPO_VERBS}|速度)\b)*\s*[:=]?\s*{_APPROX}{_N}"
+     rf"{_NOT_A_TEMPO}", _AI),
+    (rf"{_N}\s+on\s+the\s+metronome", _AI),
+    (rf"(?<![A-Za-z])(?:M\.\s?M\.?|MM)\s*[=:]?\s*{_N}(?![\d/])", _A),
+    (rf"\bclick(?:\s+track)?\s+(?:is\s+)?(?:at|to|of|set\s+to|=|:)\s*{_APPROX}{_N}{_NOT_A_TEMPO}", _AI),
+    # "the groove runs at 112", "the track grooves along at 118", "played at a steady 96"
+    (rf"\b(?:grooves?|grooving|runs?|running|moves?|moving|sits?|sitting|rolls?|rolling|cruises?|cruising|ticks?|"
+     rf"chugs?|chugging|marches|marching|bounces?|bouncing|rides?|riding|struts?|pulses?|pulsing|clocks?\s+in|"
+     rf"clocking\s+in|comes?\s+in|coming\s+in|plays?|played|playing|set|is\s+set)\s+(?:along\s+|steadily\s+)?"
+     rf"at\s+(?:a\s+)?(?:steady\s+|brisk\s+|relaxed\s+|comfortable\s+|leisurely\s+|lively\s+)?{_APPROX}{_N}"
+     rf"{_NOT_A_TEMPO}(?!\s*(?:am|pm|a\.m|p\.m|o'clock|percent|fps|khz|hz)\b)", _AI),
+)]
+_TEMPO_NUMBERS = _TEMPO_LOOSE + [re.compile(p, _AI) for p in (
+    rf"{_N}\s*-?\s*{_BPM_UNIT}",
+    rf"\bbpm(?![a-z])(?:\s*(?:{_TEMPO_VERBS}|=|:|around|near|roughly|about)(?![a-z]))*\s*{_APPROX}{_N}(?![\d/])",
+    rf"\bbeats?[\s\-]*per[\s\-]*minute\s*(?:is|of|=|:|at|around)?\s*{_APPROX}{_N}(?![\d/])",
+    rf"(?:♩|𝅘𝅥|\bquarter(?:[\s\-]*notes?)?|\bcrotchets?|\bq)\s*(?:=|≈|~|:)\s*{_APPROX}{_N}",
+    rf"(?:每分钟|一分钟|每分)\s*{_APPROX}{_CN}\s*(?:拍|下|bpm|beats)",
+    rf"毎分\s*{_APPROX}{_N}\s*拍",
     rf"{_CN}\s*(?:拍|bpm)\s*(?:每分钟|/\s*分钟?|每分)",
-    rf"(?:速度|节拍速度|节奏速度|曲速|拍速)\s*(?:为|是|:|在|设为|设定为|大约|约)?\s*{_APPROX}{_N}(?!\s*(?:秒|分|%))",
+    rf"(?:速度|节拍速度|节奏速度|曲速|拍速)\s*(?:为|是|:|在|设为|设定为|大约|约|定在|设在|保持在|控制在|约为|大约为)?"
+    rf"\s*{_APPROX}{_N}(?!\s*(?:秒|分|%))",
 )]
 
 
@@ -229,10 +352,12 @@ class TempoStated:
 
 
 def find_tempo_number(text: str) -> TempoStated | None:
-    """The first tempo stated as a number: '125 bpm', 'the bpm is 125', '153.0 beats per
-    minute', 'tempo of 90', '♩=120', '每分钟90拍', '90拍每分钟', '速度120', '120-130 bpm' (→ 125)."""
+    """The first tempo stated as a number: '125 bpm', 'the bpm is 125', 'the bpm sits at 132',
+    '153.0 beats per minute', 'tempo of 90', '♩=120', 'crotchet = 66', '132 on the metronome',
+    'M.M. 72', '每分钟90拍', '90拍每分钟', '速度120', '节拍器120', 'テンポ120', 'BPM120',
+    '120-130 bpm' and 'between 120 and 130 bpm' (→ 125)."""
     found: list[TempoStated] = []
-    for m in _TEMPO_RANGE.finditer(text):
+    for m in (m for regex in _TEMPO_RANGES for m in regex.finditer(text)):
         lo, hi = float(m.group(1)), float(m.group(2))
         if 20 <= lo <= hi <= 400:
             found.append(TempoStated(round((lo + hi) / 2, 1), m.start(), m.group(0)))
@@ -240,8 +365,8 @@ def find_tempo_number(text: str) -> TempoStated | None:
         for m in regex.finditer(text):
             value = cn_number(m.group(1))
             # With its unit ("999 bpm") any number is a stated tempo (clamped later, with a
-            # note); after the bare word "tempo" only a plausible one is ("tempo changes 3 times").
-            low, high = (20, 400) if regex is _TEMPO_WORD else (1, 10**4)
+            # note); without one only a plausible one is ("tempo changes 3 times").
+            low, high = (20, 400) if regex in _TEMPO_LOOSE else (1, 10**4)
             if value is not None and low <= value <= high:
                 found.append(TempoStated(value, m.start(), m.group(0)))
                 break
@@ -360,27 +485,62 @@ def parse_key(value: str) -> tuple[int, str] | None:
 
 BEAT_UNITS = {2: 4, 3: 4, 4: 4, 5: 4, 6: 8, 7: 8, 9: 8, 12: 8}  # beats per bar → the usual beat unit (2 → 2/4)
 _NUMW = r"(\d{1,2}|two|three|four|five|six|seven|nine|twelve|二|两|三|四|五|六|七|九|十二)"
+_COUNT_WORDS = r"(two|three|four|five|six|seven|nine|twelve)"
 _TIME_SIGNATURE = re.compile(r"(?<![\d/.:])(2|3|4|5|6|7|9|12)\s*/\s*(2|4|8)(?![\d/])", _A)
 _TIME_SIGNATURE_ZH = re.compile(r"(二|两|三|四|五|六|七|九|十二)(二|四|八)拍")
+# "three-four time", "six-eight", "a four-four groove" (not "one-two-three-four": no hyphen before)
+_TIME_SIGNATURE_WORDS = [re.compile(p, _AI) for p in (
+    rf"(?<![\-A-Za-z]){_COUNT_WORDS}-(two|four|eight)\b(?!-)",
+    rf"(?<![\-A-Za-z]){_COUNT_WORDS}\s+(two|four|eight)\s+(?:time|meter|metre|feel|signature|rhythm)\b",
+)]
+# "四分之三拍", "4分の3拍子", "八分之六": the beat unit first
+_TIME_SIGNATURE_FRACTION = re.compile(r"(?<!\d)(二|四|八|2|4|8)\s*分\s*[之の]\s*(二|三|四|五|六|七|九|十二|\d{1,2})"
+                                      r"(?!\d)")
 _BEAT_PHRASES = [re.compile(p, _AI) for p in (
     rf"\bbeats?\b\s+(?:counts?\s+(?:to|up\s+to)|count\s+is|is\s+in|is|of)\s+(?:a\s+)?{_NUMW}\b"
     r"(?!\.\d|\d|\s*(?:bpm|beats? per|times|x\b))",
     rf"\b{_NUMW}\s+beats?\s+(?:per|a|in\s+(?:a|each|every|the)|to\s+(?:a|the|each))\s+(?:bar|measure)",
-    rf"\bcount(?:s|ed)?\s+(?:in|of|to)\s+{_NUMW}\b(?!\.\d|\d|\s*(?:bpm|beats? per))",
+    rf"\bbeats?\s+(?:per|a|in\s+(?:a|each|every|the))\s+(?:bar|measure)\s*(?:is|of|=|:)?\s*{_NUMW}\b(?![/\d.])",
+    # "counting to 2", "count it in 6", "counted in three"
+    rf"\bcount(?:s|ed|ing)?(?:\s+(?:it|them|along|off))?\s+(?:in|of|to|up\s+to)\s+{_NUMW}\b"
+    r"(?!\.\d|\d|\s*(?:bpm|beats? per))",
+    # "a 2-beat rhythm", "a three-beat pattern", "3-count", "a three count"
+    rf"(?<![\d.]){_NUMW}[\s\-]+(?:beat|count)\b(?!s)(?![\s\-]*(?:per|a|/|each)\s*min)",
+    # "time signature of 3", "the meter is three", "a metre of 5 beats"
+    rf"\b(?:time\s+signature|meter|metre)\s*(?:is|of|=|:|in)?\s*(?:a\s+)?{_NUMW}\b"
+    r"(?![/\d.]|\s*(?:bpm|minutes?|bars?|measures?|seconds?))",
+    # "played in three", "a tango in two", "in 3 time": only at a clause's end or before a metre word
+    rf"\b(?:in|into)\s+{_NUMW}(?=\s*(?:[,.;:!?)]|$)|\s+(?:time|feel|meter|metre|pulse|beats?|counts?)\b)",
+    # "a tune in three with harp", "written in 5 for piano": after a music noun or verb
+    rf"\b(?:tune|song|piece|melody|groove|ballad|dance|number|waltz|march|hymn|played|written|felt|counted|set|"
+    rf"composed|"
+    rf"moves|swings|sways)\s+in\s+{_NUMW}\b(?!\s*(?:minutes?|seconds?|parts?|sections?|movements?|acts?|keys?|"
+    r"voices?|bars?|measures?|steps?|times?|octaves?|days?|hours?|weeks?|years?|languages?|-))",
+    # "bars of three beats", "measures of six"
+    rf"\b(?:bars?|measures?)\s+(?:of|with)\s+{_NUMW}\b(?![/\d.]|\s*(?:bpm|minutes?|seconds?|bars?|measures?))",
     rf"每(?:小节|一小节|节)\s*{_NUMW}\s*拍",
-    rf"{_NUMW}拍子",
+    rf"(?<!\d){_NUMW}拍子",
+    rf"(?<![\d分]){_NUMW}拍(?:的)?(?:节奏|律动|节拍|韵律|循环)",
 )]
+# "one-two-three, one-two-three": a count that starts again at one
+_COUNTING = re.compile(r"\b(?:one|1)((?:[\s\-,]+(?:two|three|four|five|six|2|3|4|5|6))+)"
+                       r"[\s,;:\-]+(?:and\s+)?(?:one|1)\b", _AI)
 _METRE_WORDS = [
     (re.compile(r"\b(?:common\s+time)\b", _AI), (4, 4)),
     (re.compile(r"\b(?:cut\s+time|alla\s+breve)\b", _AI), (2, 2)),
     (re.compile(r"\bcompound\s+duple\b", _AI), (6, 8)),
     (re.compile(r"\bcompound\s+triple\b", _AI), (9, 8)),
-    (re.compile(r"\btriple\s+(?:meter|metre|time)\b", _AI), (3, 4)),
-    (re.compile(r"\bduple\s+(?:meter|metre|time)\b", _AI), (2, 4)),
-    (re.compile(r"\bquadruple\s+(?:meter|metre|time)\b", _AI), (4, 4)),
-    (re.compile(r"\b(?:waltz(?:es)?|valse|minuet|mazurka|polonaise|sarabande)\b|华尔兹|圆舞曲|小步舞曲", _AI), (3, 4)),
+    (re.compile(r"\btriple\s+(?:meter|metre|time|feel|pulse|rhythm)\b", _AI), (3, 4)),
+    (re.compile(r"\bduple\s+(?:meter|metre|time|feel|pulse|rhythm)\b", _AI), (2, 4)),
+    (re.compile(r"\bquadruple\s+(?:meter|metre|time|feel|pulse|rhythm)\b", _AI), (4, 4)),
+    (re.compile(r"\bquintuple\s+(?:meter|metre|time|feel|pulse|rhythm)\b", _AI), (5, 4)),
+    (re.compile(r"\bseptuple\s+(?:meter|metre|time|feel|pulse|rhythm)\b", _AI), (7, 8)),
+    (re.compile(r"\boom[\s\-]?pah?[\s\-]?pah?\b", _AI), (3, 4)),
+    (re.compile(r"\boom[\s\-]?pah?\b", _AI), (2, 4)),
+    (re.compile(r"\b(?:waltz(?:es)?|valse|minuet|mazurka|polonaise|sarabande)\b|华尔兹|圆舞曲|小步舞曲|ワルツ",
+                _AI), (3, 4)),
     (re.compile(r"\b(?:jig|tarantella|siciliana|barcarolle)\b|船歌", _AI), (6, 8)),
-    (re.compile(r"\bpolka\b|波尔卡", _AI), (2, 4)),
+    (re.compile(r"\bpolka\b|波尔卡|ポルカ", _AI), (2, 4)),
 ]
 
 
@@ -393,13 +553,21 @@ class MetreStated:
 
 
 def find_metre(text: str) -> MetreStated | None:
-    """The metre stated first, strongest form first: '6/8', '3/4拍', '三四拍' (a time
-    signature) over 'the beat counts to 3', 'The beat is 2', '三拍子' (a beat count) over
-    'waltz', 'triple meter', '圆舞曲' (a metre word). A count of 2 is 2/4, 6 is 6/8."""
-    for m in _TIME_SIGNATURE.finditer(text):
-        return MetreStated(int(m.group(1)), int(m.group(2)), m.start(), m.group(0))
-    for m in _TIME_SIGNATURE_ZH.finditer(text):
-        return MetreStated(int(number(m.group(1))), int(number(m.group(2))), m.start(), m.group(0))
+    """The metre stated first, strongest form first: '6/8', '3/4拍', '三四拍', 'three-four
+    time', '四分之三拍', '4分の3拍子' (a time signature) over 'the beat counts to 3', 'The beat
+    is 2', 'a 2-beat rhythm', '3-count', 'counting to 2', 'time signature of 3', 'played in
+    three', 'bars of three beats', 'one-two-three, one-two-three', '三拍子', '三拍的节奏' (a
+    beat count) over 'waltz', 'triple meter', 'oom-pah-pah', '圆舞曲', 'ワルツ' (a metre
+    word). A count of 2 is 2/4, 6 is 6/8."""
+    signatures = [MetreStated(int(m.group(1)), int(m.group(2)), m.start(), m.group(0))
+                  for m in _TIME_SIGNATURE.finditer(text)]
+    signatures += [MetreStated(int(number(m.group(1))), int(number(m.group(2))), m.start(), m.group(0))
+                   for regex in [_TIME_SIGNATURE_ZH, *_TIME_SIGNATURE_WORDS] for m in regex.finditer(text)]
+    signatures += [MetreStated(int(number(m.group(2))), int(number(m.group(1))), m.start(), m.group(0))
+                   for m in _TIME_SIGNATURE_FRACTION.finditer(text)]
+    signatures = [s for s in signatures if s.beats_per_bar in BEAT_UNITS]
+    if signatures:
+        return min(signatures, key=lambda c: c.start)
     counts = []
     for regex in _BEAT_PHRASES:
         for m in regex.finditer(text):
@@ -407,6 +575,10 @@ def find_metre(text: str) -> MetreStated | None:
             if n is not None and int(n) in BEAT_UNITS:
                 counts.append(MetreStated(int(n), BEAT_UNITS[int(n)], m.start(), m.group(0)))
                 break
+    for m in _COUNTING.finditer(text):
+        n = 1 + len(re.findall(r"[A-Za-z]+|\d", m.group(1)))
+        if n in BEAT_UNITS:
+            counts.append(MetreStated(n, BEAT_UNITS[n], m.start(), m.group(0)))
     if counts:
         return min(counts, key=lambda c: c.start)
     words = [MetreStated(bpb, unit, m.start(), m.group(0))
@@ -430,7 +602,7 @@ _DURATIONS = [
     (re.compile(r"(?<![\d:])(\d{1,2}):([0-5]\d)(?![\d:])(?!\s*(?:am|pm|a\.m|p\.m)\b)", _AI), "m:ss"),
     # 两分钟, 2分钟, 1分30秒, 一分半, 三分半钟
     (re.compile(rf"(\d+(?:\.\d+)?|{_CN_NUM})\s*分(?:钟)?\s*(半|(\d+|{_CN_NUM})\s*秒)"), "zh_min_sec"),
-    (re.compile(rf"(\d+(?:\.\d+)?|{_CN_NUM})\s*分钟(半)?"), "zh_min"),
+    (re.compile(rf"(\d+(?:\.\d+)?|{_CN_NUM})\s*分钟(半)?(?!\s*(?:\d+|{_CN_NUM})\s*拍)"), "zh_min"),
     (re.compile(r"半分钟"), "30"),
     (re.compile(rf"(?<!每)(\d+(?:\.\d+)?|{_CN_NUM})\s*秒(?:钟)?"), "zh_sec"),
 ]
@@ -570,3 +742,109 @@ def find_scale(text: str) -> ScaleStated | None:
     """'minor pentatonic', 'dorian', 'blues scale', '五声音阶', '羽调式' …"""
     found = [ScaleStated(name, mode, m.start()) for regex, name, mode in _SCALES for m in [regex.search(text)] if m]
     return min(found, key=lambda s: s.start) if found else None
+
+
+# ---------------------------------------------------------------------------------------
+# Exclusions and exclusivity
+
+_INSTRUMENTAL = Vocabulary([lexicon.INSTRUMENTAL_WORDS])
+_A_CAPPELLA = Vocabulary([lexicon.A_CAPPELLA_WORDS])
+_NO_OTHERS = Vocabulary([lexicon.NO_OTHERS])
+_ABSENCES = Vocabulary([words for words, _ in lexicon.ABSENCE_WORDS])
+# "an instrumental break" is one section, not an instrumental piece
+_SECTION_AFTER = re.compile(r"[\s\-]+(?:break|section|bridge|interlude|part|passage|intro|outro|solo|breakdown|"
+                            r"hook|segment|fill|moment|passages|sections|breaks|parts|backing|accompaniment|bed)s?\b",
+                            re.I)
+
+
+_ARTICLES = r"(?:\s+(?:a|an|the|one|single|lone|solitary|some)(?![A-Za-z]))*"
+_ONLY_BEFORE = re.compile(rf"(?:{_alternation(lexicon.ONLY_BEFORE)}){_ARTICLES}[\s\-]*(?:一把|一台|一支|一架)?$", re.I)
+_NOT_ONLY = re.compile(r"(?<![A-Za-z])(?:the|not|if|an?)\s+$", re.I)  # before "only": "the only piano", "not only"
+_ONLY_AFTER = re.compile(rf"[\s\-]*(?:{_alternation(lexicon.ONLY_AFTER)})", re.I)
+_LIST_GLUE = re.compile(r"\s*(?:,|、|&|/|\+|and|or|plus|with|和|与|跟|及|以及|或|と|や)?\s*"
+                        r"(?:(?:a|an|the|some|two|three)\s+)?", re.I)
+# A solo played inside a song: "with a guitar solo", "featuring a bass solo", "中间有一段吉他独奏",
+# "a drum solo in the middle".
+_WITH_BEFORE = re.compile(r"(?:(?<![A-Za-z])(?:with|featuring|feat\.?|ft\.?|including|includes|include|plus|has|have|"
+                          r"followed\s+by|then|into|and|before|after)\s+(?:(?:a|an|the|some|his|her|their)\s+)?"
+                          r"(?:[A-Za-z\-]+\s+)?|(?:有|加入|穿插|带有|带|一段|段|的))$", re.I)
+_SECTION_SOLO = re.compile(r"[\s\-]*(?:solo|独奏|ソロ)s?\s*(?:(?:(?:in|on|at|during|before|after|towards|over)\s+the\s+"
+                           r"(?:middle|bridge|chorus|verse|outro|intro|end|second|final|last|break|drop)|halfway|"
+                           r"midway|later|section|break|spot)\b|部分|段落|あり|入り|付き|パート|が入る)", re.I)
+
+
+@dataclass(frozen=True)
+class Stated:
+    """A phrase that states something about the whole piece, with its offset."""
+
+    start: int
+    text: str
+
+
+def _first(vocabulary: Vocabulary, text: str, keep=lambda h: True) -> Stated | None:
+    for h in vocabulary.find(text):
+        if not h.negated and keep(h):
+            return Stated(h.start, text[h.start:h.end])
+    return None
+
+
+def find_instrumental(text: str) -> Stated | None:
+    """'instrumental', 'backing track', 纯音乐, 无人声, インスト, 歌なし: a piece with no voice (but
+    not 'an instrumental break'). Negated voice words ('no vocals') are the planner's other source."""
+    return _first(_INSTRUMENTAL, text, lambda h: not _SECTION_AFTER.match(text, h.end))
+
+
+def find_a_cappella(text: str) -> Stated | None:
+    """'a cappella', 'acapella', 清唱, アカペラ: voices only."""
+    return _first(_A_CAPPELLA, text)
+
+
+def find_absences(text: str) -> list[tuple[str, Stated]]:
+    """Roles ruled out without naming an instrument: 'drumless', 'a beatless track' →
+    [('drums', ...)]; the entry is a plan.excluded word."""
+    return [(lexicon.ABSENCE_WORDS[h.entry][1], Stated(h.start, text[h.start:h.end])) for h in _ABSENCES.find(text)]
+
+
+_SECTION_BEFORE = re.compile(r"(?:前奏|开头|一开始|开始|主歌|副歌|间奏|尾奏|结尾|イントロ|サビ|Aメロ)"
+                             r"(?:部分|段落?|里|中|时|处|は)?[\s,，]*(?:无|没有|没|不要|不用|去掉|不带)?\s*$")
+
+
+def said_of_a_section(text: str, start: int, end: int) -> bool:
+    """Whether a negated instrument word at text[start:end] is ruled out in one section only:
+    'no drums in the intro', 'without bass until the drop', '前奏不要鼓', 'イントロはドラムなし'."""
+    after = text[end:end + 40]
+    if re.match(r"\s*(?:(?:until|till|before|in|during|for|on|at)\s+(?:the\s+)?(?:first\s+\w+|intro|verses?|"
+                r"chorus(?:es)?|bridge|breakdown|outro|opening|beginning|start|drop|break|end|second|last|final)|"
+                r"at\s+first|to\s+begin\s+with)\b", after, re.I):
+        return True
+    before = text[max(0, start - 16):start]
+    return bool(_SECTION_BEFORE.search(before))
+
+
+def find_exclusive(text: str, spans: list[tuple[int, int]]) -> Stated | None:
+    """What makes the named instruments the only ones, given the spans of the instrument
+    words the prompt names (not negated): a marker beside a list of them ('only piano and
+    cello', 'guitar only', 'solo piano', 'nothing but a lone violin', 'a drum solo', 只有吉他,
+    纯钢琴, 古筝独奏, ピアノのみ, ギターだけ), or a phrase anywhere ('no other instruments',
+    'unaccompanied', 没有其他乐器, 无伴奏). A solo inside a song is not ('a rock song with a
+    guitar solo', 'a drum solo in the middle'), nor is 'not only piano'."""
+    if spans:
+        anywhere = _first(_NO_OTHERS, text)
+        if anywhere:
+            return anywhere
+    lists: list[list[int]] = []  # [start, end] of runs of instrument words joined by "and", ",", 和 …
+    for start, end in sorted(spans):
+        if lists and _LIST_GLUE.fullmatch(text, lists[-1][1], start):
+            lists[-1][1] = end
+        else:
+            lists.append([start, end])
+    for start, end in lists:
+        clause = clause_before(text, start)
+        before = _ONLY_BEFORE.search(clause)
+        if before and not (before.group(0)[:4].lower() == "only" and _NOT_ONLY.search(clause[:before.start()])):
+            return Stated(start - len(clause) + before.start(), clause[before.start():] + text[start:end])
+        after = _ONLY_AFTER.match(text, end)
+        solo_in_a_song = _SECTION_SOLO.match(text, end) or _WITH_BEFORE.search(clause)
+        if after and not (re.search(r"solo|独奏|ソロ", after.group(0), re.I) and solo_in_a_song):
+            return Stated(start, text[start:after.end()])
+    return None

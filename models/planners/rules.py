@@ -1,15 +1,35 @@
-"""The `rules` planner: English or Chinese text → SongPlan, deterministic, no model.
+"""The `rules` planner: English, Chinese or Japanese text → SongPlan, deterministic, no model.
 
     planner = RulesPlanner(RulesPlannerConfig())
     plan = planner.plan(TrackRequest(id="t1", prompt="一首舒缓的国风歌曲，古筝和笛子，a小调，两分钟"))
 
 What the prompt states wins over what is inferred, and the request's explicit fields
-(bpm, key, time_signature, genre, moods, instruments, duration_s) win over the prompt;
-every field's origin is recorded in `plan.sources` and every disagreement in
+(bpm, key, time_signature, genre, moods, instruments, duration_s, lyrics) win over the
+prompt; every field's origin is recorded in `plan.sources` and every disagreement in
 `plan.conflicts`. The vocabulary lives in lexicon.py, the text rules in parse.py, the
 song form and chords in structure.py, the rules that keep the chords in the key (when a
 prompt's chords are adopted, the tonic chord, the cadence) in harmony.py, the lyrics
 tags in lyrics.py.
+
+The rules that decide between statements that disagree:
+
+- Genre: of the genre words used in a musical sense (parse.genre_sense: not "a house in
+  the countryside"), a genre named as an influence ("with jazz influences") never wins
+  over one named as the piece's, and the umbrella "pop" never over another genre (流行,
+  民谣 → folk). Of the rest, the first-named family (composer style) wins, and within it
+  its most specific genre (嘻哈, 陷阱 → trap; 流行摇滚 is one word: pop rock). A sound word
+  ("electronic drums", "epic") decides only when nothing else names a genre.
+- Tempo: a stated number > an Italian marking > a plain speed word (慢中速, slow, ゆっくり)
+  > a character word with a speed (轻快, 欢快, upbeat) > the genre's range. Terms whose
+  ranges do not overlap the winner's are recorded in `plan.conflicts` ("轻快 beside 慢中速":
+  the speed word 慢中速 wins).
+- Vocals: the request's lyrics > an exclusion in the prompt (instrumental, no vocals,
+  纯音乐, 不要人声, インスト) > a voice word (女声, "female vocals"). An exclusion beats a
+  mention of the same instrument; an exclusion said of one section ("no drums in the
+  intro") rules nothing out.
+- Exclusivity: a marker beside named instruments ("guitar only", "solo piano", 只有吉他,
+  古筝独奏, ピアノのみ, "a drum solo") or "no other instruments" / "a cappella" makes the
+  named instruments the whole band; a solo inside a song ("with a guitar solo") does not.
 """
 
 from __future__ import annotations
@@ -19,7 +39,7 @@ from dataclasses import dataclass
 
 from .. import theory
 from ..errors import SongfarmError
-from ..instruments import INSTRUMENTS
+from ..instruments import INSTRUMENTS, VOICE_INSTRUMENTS, ruled_out
 from ..plan import SongPlan, Source
 from ..request import DEFAULT_DURATION_S, MAX_BPM, MAX_DURATION_S, MIN_BPM, MIN_DURATION_S, TrackRequest
 from ..stages import Planner
@@ -53,10 +73,7 @@ _INSTRUMENTS = fields.INSTRUMENT_VOCABULARY
 _GENRES = parse.Vocabulary([g.words for g in lexicon.GENRES])
 _MOODS = parse.Vocabulary([m.words for m in lexicon.MOODS])
 _TEMPO_TERMS = parse.Vocabulary([t.words for t in lexicon.TEMPO_TERMS])
-_TEMPO_CONTEXT = re.compile(r"(?i:tempo|pace|paced|speed|bpm|beat)|速度|节奏|节拍", re.ASCII)
-_NO_VOICE = re.compile("|".join(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])" for w in lexicon.NO_VOICE_WORDS), re.I)
-_SOLO = re.compile(r"(?i:\b(?:solo|unaccompanied|alone|only|just)\b)|独奏", re.ASCII)
-_SOLO_SECTION = re.compile(r"(?i:\b(?:with|featuring|and|a|an)\s+(?:an?\s+)?(?:[a-z\-]+\s+)?solos?\b)", re.ASCII)
+_TEMPO_CONTEXT = re.compile(r"(?i:tempo|pace|paced|speed|bpm|beat)|速度|节奏|节拍|テンポ|リズム", re.ASCII)
 
 # Genre labels for a style inferred from instruments or defaulted.
 _STYLE_LABEL = {"hiphop": "hip hop", "edm": "electronic", "rnb": "r&b", "lofi": "lo-fi hip hop",
@@ -85,11 +102,16 @@ class RulesPlanner(Planner):
         instrument_hits = _INSTRUMENTS.find(text)
         spans = [(h.start, h.end) for h in instrument_hits]
         genre_hits = [h for h in parse.outside(_GENRES.find(text), spans) if not h.negated]
+        for h in genre_hits:  # "a house in the countryside" names no genre
+            if not parse.genre_sense(text, h.start, h.end):
+                conflicts.append(f"genre: {text[h.start:h.end]!r} read as an everyday word, not the genre")
+        genre_hits = [h for h in genre_hits if parse.genre_sense(text, h.start, h.end)]
+        language = parse.language(text)
         mood_hits = [h for h in parse.outside(_MOODS.find(text), spans) if not h.negated]
         term_hits = [h for h in parse.outside(_TEMPO_TERMS.find(text), spans) if not h.negated]
 
         # 2. Genre and style.
-        genre, style, genre_entry = self._genre(request, text, genre_hits, instrument_hits, mood_hits,
+        genre, style, genre_entry = self._genre(request, text, genre_hits, instrument_hits, mood_hits, language,
                                                 sources, conflicts)
 
         # 3. Moods: the first core emotion decides mode and energy ("light and sad" is sad).
@@ -108,8 +130,10 @@ class RulesPlanner(Planner):
                                    sources, conflicts)
         scale = self._scale(scale_stated, style, mode, sources, conflicts)
 
-        # 7. Instruments: the ones named first, then the style's palette for missing roles.
-        instruments = self._instruments(request, text, instrument_hits, style, sources)
+        # 7. Instruments: the ones named first, then the style's palette for missing roles;
+        #    what the prompt rules out, whether only the named ones play, and the voice.
+        instruments, excluded, exclusive, vocals = self._instruments(request, text, instrument_hits, style, language,
+                                                                     sources, conflicts)
 
         # 8. Duration and the number of whole bars that fill it.
         bar_s = beats_per_bar * 60.0 / bpm
@@ -119,14 +143,16 @@ class RulesPlanner(Planner):
         duration_s = self._duration(request, text, lyric_sections, bars_per_line, bar_s, sources, conflicts)
         total_bars = max(1, int(duration_s / bar_s + 0.5))  # nearest whole bar: |planned - duration| ≤ bar/2
 
-        # 9. Form: follow the lyrics' tags, or lay out a form for the style.
+        # 9. Form: follow the lyrics' tags, or lay out the form of the genre (structure.choose_form).
+        form = structure.choose_form(style, genre, bool(lyric_sections))
         if lyric_sections:
             slots, notes = structure.lyric_layout(lyric_sections, total_bars, bars_per_line)
             conflicts += notes
             sources["sections"] = "stated"
         else:
-            slots = structure.layout(total_bars, unit=12 if style == "blues" else 8)
+            slots = structure.form_layout(form, total_bars, style)
             sources["sections"] = "inferred"
+        sources["form"] = sources["sections"]
 
         # 10. Chords: the prompt's own progression for verse and chorus when it fits the key,
         #     else the style's; tonic-centred intro and outro, and the style's final cadence.
@@ -137,13 +163,15 @@ class RulesPlanner(Planner):
         base_energy = self._base_energy(mood_energy, bpm, style)
         variant_key = text if self.config.vary_progressions else None
         sections = structure.build_sections(slots, tonic_pc, mode, style, base_energy, stated_chords, hold,
-                                            variant_key)
+                                            variant_key, form)
 
         plan = SongPlan(
-            prompt=request.prompt, language=parse.language(text), bpm=float(bpm),
+            prompt=request.prompt, language=language, bpm=float(bpm),
             tonic=theory.tonic_name(tonic_pc, mode), mode=mode, beats_per_bar=beats_per_bar, beat_unit=beat_unit,
             genre=genre, style=style, moods=moods, instruments=instruments, sections=sections,
-            duration_s=float(duration_s), scale=scale, sources=dict(sorted(sources.items())), conflicts=conflicts,
+            duration_s=float(duration_s), scale=scale, vocals=vocals, excluded=excluded, exclusive=exclusive,
+            form=form,
+            sources=dict(sorted(sources.items())), conflicts=conflicts,
             planner=f"{self.name} {self.version}",
         )
         plan.check()
@@ -151,12 +179,9 @@ class RulesPlanner(Planner):
 
     # ---- genre -------------------------------------------------------------------------
 
-    def _genre(self, request, text, genre_hits, instrument_hits, mood_hits, sources, conflicts):
+    def _genre(self, request, text, genre_hits, instrument_hits, mood_hits, language, sources, conflicts):
         """(genre label, style, Genre entry or None)."""
-        stated = None
-        strong = [h for h in genre_hits if lexicon.GENRES[h.entry].strong]
-        if strong or genre_hits:
-            stated = lexicon.GENRES[(strong or genre_hits)[0].entry]
+        stated = _choose_genre(text, genre_hits, conflicts)
         if request.genre:
             given = request.genre.strip()
             hits = _GENRES.find(parse.normalise(given))
@@ -183,6 +208,9 @@ class RulesPlanner(Planner):
         else:
             style = self.config.default_style
             sources["genre"] = sources["style"] = "default"
+        named = {n for h in instrument_hits if not h.negated for n in lexicon.INSTRUMENT_WORDS[h.entry][1]}
+        if style == "chinese_traditional" and (language == "ja" or named & lexicon.JAPANESE_INSTRUMENTS):
+            return "japanese traditional", style, None
         return _STYLE_LABEL.get(style, style), style, None
 
     @staticmethod
@@ -195,7 +223,7 @@ class RulesPlanner(Planner):
             for name in lexicon.INSTRUMENT_WORDS[h.entry][1]:
                 (generic if name.startswith("@") else named).add(name)
         named.discard("voice")
-        if named & lexicon.CHINESE_INSTRUMENTS:
+        if named & (lexicon.CHINESE_INSTRUMENTS | lexicon.JAPANESE_INSTRUMENTS):
             band = named & lexicon.BAND_INSTRUMENTS or generic & {"@drums", "@bass"}
             return "guofeng" if band else "chinese_traditional"
         if named and named <= lexicon.ORCHESTRAL_INSTRUMENTS and not generic:
@@ -271,7 +299,7 @@ class RulesPlanner(Planner):
 
     def _tempo(self, request, text, term_hits, style, genre_entry, mood_energy, sources, conflicts) -> float:
         number = parse.find_tempo_number(text)
-        term = _choose_term(text, term_hits)
+        term = _choose_term(text, term_hits, conflicts)
         if request.bpm is not None:
             bpm = float(request.bpm)
             if number and number.bpm != bpm:
@@ -397,21 +425,32 @@ class RulesPlanner(Planner):
 
     # ---- instruments -------------------------------------------------------------------
 
-    def _instruments(self, request, text, instrument_hits, style, sources) -> list[str]:
-        excluded: set[str] = set()
-        excluded_roles: set[str] = set()
-        named: list[str] = []
-        for h in instrument_hits:
-            for name in lexicon.INSTRUMENT_WORDS[h.entry][1]:
-                concrete = _concrete(name, style)
-                if h.negated:
-                    excluded.add(concrete)
-                    if name.startswith("@"):  # "no drums" removes the role, not just one kit
-                        excluded_roles.add(INSTRUMENTS[concrete].role)
-                else:
-                    named.append(concrete)
-        if _NO_VOICE.search(text):
-            excluded.add("voice")
+    def _instruments(self, request, text, instrument_hits, style, language, sources, conflicts):
+        """(instruments, excluded, exclusive, vocals): the instruments named first, then the
+        style's palette for the roles they leave empty (none when only the named ones play);
+        plan.excluded entries for models/instruments.ruled_out; the rules in the docstring."""
+        named, excluded = _named_and_excluded(text, instrument_hits, style, conflicts)
+        if language == "ja":  # 琴 is a koto in Japanese, a guqin in Chinese
+            named = [lexicon.JAPANESE_RELATIVES.get(n, n) for n in named]
+        a_cappella = parse.find_a_cappella(text)
+        if a_cappella and not VOICE_INSTRUMENTS & set(named):
+            named.append("voice")
+        positive = [(h.start, h.end) for h in instrument_hits if not h.negated and lexicon.INSTRUMENT_WORDS[h.entry][1]]
+        exclusive = a_cappella or parse.find_exclusive(text, positive)
+        vocals = _vocals(request, text, instrument_hits, named, bool(exclusive), sources, conflicts)
+        if not vocals:
+            excluded.append("vocals")
+        else:
+            excluded = [e for e in excluded if e != "vocals"]
+            if not VOICE_INSTRUMENTS & set(named) and request.lyrics and request.lyrics.strip():
+                named.append("voice")  # the lyrics are sung
+        excluded = _unique(excluded)
+        stated_out = bool([e for e in excluded if e != "vocals"]) or sources["vocals"] == "stated" and not vocals
+        dropped = _unique([n for n in named if ruled_out(n, excluded) and n not in VOICE_INSTRUMENTS])
+        if dropped:
+            conflicts.append(f"excluded: {', '.join(map(repr, dropped))} both named and ruled out; ruled out")
+        named = _unique([n for n in named if not ruled_out(n, excluded)])
+
         if request.instruments:
             given = []
             for word in request.instruments:
@@ -419,24 +458,41 @@ class RulesPlanner(Planner):
                     given += [_concrete(n, style) for n in fields.read_instrument(word)]
                 except ValueError as exc:
                     raise PlanError(f"request.instruments: {exc}", field="instruments", value=word) from None
-            named, excluded, excluded_roles = given, set(), set()
+            overruled = [e for e in excluded if any(ruled_out(n, [e]) for n in given)]
+            if overruled:
+                conflicts.append(f"excluded: request override instruments {given} win over the prompt's "
+                                 f"exclusion of {overruled}")
+                excluded = [e for e in excluded if e not in overruled]
+            named = _unique(given + [n for n in named if n in VOICE_INSTRUMENTS])
             sources["instruments"] = "override"
         else:
-            named = [n for n in named if n not in excluded]
             sources["instruments"] = "stated" if named else "inferred"
-        if request.lyrics and request.lyrics.strip() and "voice" not in excluded and "choir" not in named:
-            named.append("voice")  # the lyrics are sung
-        named = _unique(named)
-        if not request.instruments and len({n for n in named if n != "voice"}) == 1 and _SOLO.search(text) \
-                and not _SOLO_SECTION.search(text):
-            return named  # "solo piano", "古筝独奏": the named instrument alone
+        sources["excluded"] = "stated" if stated_out else "inferred" if excluded else "default"
+        if exclusive and named:
+            sources["exclusive"] = "stated"
+            return named, excluded, True, vocals
+        if exclusive:
+            conflicts.append(f"exclusive: {exclusive.text!r} names no instrument; the style's band plays")
+        sources["exclusive"] = "default"
+        band = named + self._palette(style, named, excluded)
+        if language == "ja":  # the traditional style's guzheng is a koto in a Japanese piece
+            band = _unique([lexicon.JAPANESE_RELATIVES.get(n, n) for n in band])
+        return band, excluded, False, vocals
+
+    @staticmethod
+    def _palette(style: str, named: list[str], excluded: list[str]) -> list[str]:
+        """The style's instruments for the roles `named` leaves empty, none of them ruled
+        out; a role whose palette instruments are all ruled out ("no guitar" takes the bass
+        guitar too) gets the first allowed substitute, unless the role itself is."""
         named_roles = {INSTRUMENTS[n].role for n in named}
-        palette = [n for n in lexicon.STYLE_PALETTE[style]
-                   if INSTRUMENTS[n].role not in named_roles and INSTRUMENTS[n].role not in excluded_roles
-                   and n not in excluded]
-        if not named and not palette:  # everything excluded: keep the style's harmony instrument
-            palette = [n for n in lexicon.STYLE_PALETTE[style] if INSTRUMENTS[n].role == "harmony"][:1]
-        return _unique(named + palette)
+        palette = [n for n in lexicon.STYLE_PALETTE[style] if INSTRUMENTS[n].role not in named_roles]
+        allowed = [n for n in palette if not ruled_out(n, excluded)]
+        for role in _unique([INSTRUMENTS[n].role for n in palette]):
+            if role not in excluded and not any(INSTRUMENTS[n].role == role for n in allowed):
+                allowed += [n for n in lexicon.ROLE_SUBSTITUTES[role] if not ruled_out(n, excluded)][:1]
+        if not named and not allowed:  # everything excluded: keep the style's harmony instrument
+            allowed = [n for n in lexicon.STYLE_PALETTE[style] if INSTRUMENTS[n].role == "harmony"][:1]
+        return allowed
 
     # ---- duration ----------------------------------------------------------------------
 
@@ -494,15 +550,95 @@ class RulesPlanner(Planner):
         return min(0.95, max(0.1, energy))
 
 
-def _choose_term(text: str, hits: list[parse.Hit]) -> lexicon.TempoTerm | None:
-    """An Italian marking before an everyday word; among everyday words, one said of the
-    tempo ("the pace is slow") before the first one mentioned."""
+def _named_and_excluded(text, instrument_hits, style, conflicts) -> tuple[list[str], list[str]]:
+    """The instruments the prompt names, and the plan.excluded entries its negated words and
+    absence words ("drumless") give: a negated generic word rules out its whole role or
+    family ("no drums", "no guitars", "no vocals"), a concrete one itself ("no piano")."""
+    words_named, excluded, scoped = [], [], []
+    for h in instrument_hits:
+        words = lexicon.INSTRUMENT_WORDS[h.entry][1]
+        if not h.negated:
+            words_named += words
+        elif parse.said_of_a_section(text, h.start, h.end):
+            scoped.append(text[h.start:h.end])
+        else:
+            excluded += [lexicon.EXCLUDED_AS.get(n, n) for n in words]
+    if scoped:
+        conflicts.append(f"excluded: {', '.join(map(repr, scoped))} ruled out in one section only; kept in the song")
+    excluded += [entry for entry, _ in parse.find_absences(text)]
+    return [_concrete(n, style, excluded) for n in words_named], excluded
+
+
+def _vocals(request, text, instrument_hits, named, exclusive, sources, conflicts) -> bool:
+    """Whether the piece has a voice part: the request's lyrics > an exclusion in the prompt
+    ("instrumental", "no vocals", 纯音乐, インスト) > a voice word; an exclusive line-up
+    without a voice has none."""
+    instrumental = parse.find_instrumental(text)
+    negated = [text[h.start:h.end] for h in instrument_hits
+               if h.negated and "voice" in lexicon.INSTRUMENT_WORDS[h.entry][1]]
+    no_voice = instrumental.text if instrumental else (negated or [None])[0]
+    voices = _unique([n for n in named if n in VOICE_INSTRUMENTS])
+    if request.lyrics and request.lyrics.strip():
+        sources["vocals"] = "override"
+        if no_voice:
+            conflicts.append(f"vocals: the request's lyrics win over the prompt's {no_voice!r}; they are sung")
+        return True
+    if no_voice:
+        sources["vocals"] = "stated"
+        if voices and not parse.find_a_cappella(text):
+            conflicts.append(f"vocals: {no_voice!r} wins over {', '.join(map(repr, voices))}: "
+                             f"an exclusion beats a mention")
+        return False
+    if exclusive and not voices:
+        sources["vocals"] = "inferred"  # "solo piano": nothing sings
+        return False
+    sources["vocals"] = "stated" if voices else "default"
+    return True
+
+
+def _choose_genre(text: str, hits: list[parse.Hit], conflicts: list[str]) -> lexicon.Genre | None:
+    """The stated genre by the rule in the module docstring: influences only when nothing
+    else; the umbrella "pop" only when no other genre is named; the first-named family
+    (composer style) wins, and within it its most specific genre (嘻哈, 陷阱 → trap; "funky
+    … disco" → disco); sound words (level 0) only alone."""
+    named = [(h, lexicon.GENRES[h.entry], parse.is_influence(text, h.start, h.end)) for h in hits]
+    strong = [g for _, g, _ in named if g.level > 0]
+    pool = [g for _, g, influence in named if g.level > 0 and not influence] or strong or [g for _, g, _ in named]
+    if not pool:
+        return None
+    pool = [g for g in pool if g.level != 1] or pool
+    family = [g for g in pool if g.style == pool[0].style]
+    winner = max(family, key=lambda g: g.level)  # the first of the most specific
+    others = _unique([g.label for g in strong if g.label != winner.label])
+    if others:
+        conflicts.append(f"genre: {winner.label!r} chosen over {', '.join(map(repr, others))} (an influence never "
+                         f"wins, nor 'pop' beside another genre; the first-named family, its most specific genre)")
+    return winner
+
+
+def _choose_term(text: str, hits: list[parse.Hit], conflicts: list[str]) -> lexicon.TempoTerm | None:
+    """The tempo term that decides, by the rule in the module docstring: an Italian marking,
+    then a plain speed word, then a character word (轻快, upbeat); within a kind, one said
+    of the tempo ("the pace is slow") before the first mentioned. Terms whose range does
+    not meet the winner's are recorded as a conflict."""
     terms = [(h, lexicon.TEMPO_TERMS[h.entry]) for h in hits]
-    italian = [t for h, t in terms if t.italian]
-    if italian:
-        return italian[0]
-    near = [t for h, t in terms if _TEMPO_CONTEXT.search(text[max(0, h.start - 30):h.end + 12])]
-    return (near or [t for _, t in terms] or [None])[0]
+    if not terms:
+        return None
+
+    def rank(term: lexicon.TempoTerm) -> int:
+        return 0 if term.italian else 2 if term.character else 1
+
+    best = min(rank(t) for _, t in terms)
+    kind = [(h, t) for h, t in terms if rank(t) == best]
+    near = [t for h, t in kind if _TEMPO_CONTEXT.search(text[max(0, h.start - 30):h.end + 12])]
+    chosen = (near or [t for _, t in kind])[0]
+    clash = _unique([t.name for _, t in terms if t.high < chosen.low or t.low > chosen.high])
+    if clash:
+        what = "tempo marking" if chosen.italian else "mood word" if chosen.character else "speed word"
+        conflicts.append(f"bpm: {', '.join(map(repr, clash))} contradict{'s' if len(clash) == 1 else ''} "
+                         f"{chosen.name!r} ({chosen.low:g}-{chosen.high:g} BPM); the {what} {chosen.name!r} wins "
+                         f"(a number > a tempo marking > a speed word > a mood word)")
+    return chosen
 
 
 def _tonic_chords(symbols: list[str], mode: str) -> list[str]:
@@ -515,11 +651,17 @@ def _chord_mode(symbol: str) -> str:
     return "minor" if 3 in intervals and 4 not in intervals else "major"
 
 
-def _concrete(name: str, style: str) -> str:
-    if name.startswith("@"):
-        choices = lexicon.GENERIC_INSTRUMENTS[name]
-        return choices.get(style, choices["default"])
-    return name
+def _concrete(name: str, style: str, excluded: list[str] = ()) -> str:
+    """A lexicon name → a canonical instrument: a generic "@bass" becomes the style's bass,
+    or, when the prompt rules that one out ("no guitars, just synths and bass"), the first
+    allowed substitute for its role."""
+    if not name.startswith("@"):
+        return name
+    choices = lexicon.GENERIC_INSTRUMENTS[name]
+    chosen = choices.get(style, choices["default"])
+    role = INSTRUMENTS[chosen].role
+    allowed = [n for n in (chosen, *choices.values(), *lexicon.ROLE_SUBSTITUTES[role]) if not ruled_out(n, excluded)]
+    return allowed[0] if allowed else chosen
 
 
 def _other(mode: str) -> str:

@@ -1,9 +1,19 @@
 """Song form: which sections, how many bars each, how loud, and which chord in each bar.
 
 Lengths are in bars of the plan's metre. The planner first decides the total number of
-bars (the duration filled with whole bars), then either lays out a form for the style
-(`layout`) or follows tagged lyrics (`lyric_layout`), then gives every section an
-energy and one chord per bar (`build_sections`).
+bars (the duration filled with whole bars), then either follows tagged lyrics
+(`lyric_layout`) or lays out the form the genre plays (`choose_form`, `form_layout`):
+
+    verse-chorus  intro, verse/chorus blocks, a bridge, instrumental breaks, outro (pop, rock, ...)
+    aaba          32-bar choruses A A B A: the head, solo choruses, the head again (jazz, standards)
+    blues         12-bar choruses: sung, then soloed over, then sung again (blues)
+    through       through-composed: every section new, no return (ambient, cinematic, classical cues)
+    loop          8-bar loops: build, drop, breakdown, build, drop (EDM; lo-fi's beat drops out and back)
+
+and then gives every section an energy (wider apart where the genre plays it so: an EDM
+drop against its breakdown, narrow for ambient) and one chord per bar (`build_sections`).
+Short durations get short forms: under 4 bars one verse, under 8 a verse and a short
+ending, and every form shrinks its sections before it drops them.
 
 Chord progressions are written in roman numerals (models/theory.roman_to_chord: upper
 case major, lower case minor, suffix = quality) per style, mode and section kind; a
@@ -202,6 +212,48 @@ SECTION_ENERGY = {"intro": 0.3, "verse": 0.5, "pre_chorus": 0.62, "chorus": 0.82
 TAG_BARS = {None: 4, "short": 4, "medium": 8, "long": 12}
 EMPTY_SECTION_BARS = {"instrumental": 8, "solo": 8, "break": 2, "intro": 4, "outro": 4}
 
+FORMS = ("verse-chorus", "aaba", "blues", "through", "loop", "lyrics")  # the values of SongPlan.form
+STYLE_FORMS = {"jazz": "aaba", "blues": "blues", "ambient": "through", "cinematic": "through",
+               "classical": "through", "edm": "loop", "lofi": "loop"}  # other styles: verse-chorus
+# Genre labels that play the AABA song form whatever their style (bossa nova is latin).
+AABA_GENRES = frozenset({"bossa nova", "swing", "big band", "bebop", "jazz standard", "standard", "doo-wop",
+                         "crooner", "tin pan alley"})
+
+# Which progression a section plays, where a form differs from SECTION_KIND: AABA solos
+# blow over the A changes, blues sections are all twelve-bar
+# choruses, and a loop's build plays the drop's chords.
+FORM_KIND = {"aaba": {"solo": "verse"},
+             "blues": {"solo": "chorus", "instrumental": "chorus"},
+             "loop": {"pre_chorus": "chorus"}}
+# Section energy where a form uses a section differently: a loop's breakdown drops right
+# down and its drop is the whole band; AABA solos build over the head.
+FORM_ENERGY = {"loop": {"break": 0.12, "pre_chorus": 0.55, "chorus": 0.95, "verse": 0.5, "intro": 0.3},
+               "aaba": {"solo": 0.65, "bridge": 0.55},
+               "through": {"break": 0.38, "pre_chorus": 0.7, "chorus": 0.9}}
+# How far apart a style's sections are in energy: the spread around the song's middle is
+# scaled by this (1 = SECTION_ENERGY as written). EDM drops and rock choruses hit hard;
+# ambient stays within a few dB; jazz and lo-fi move gently.
+ENERGY_CONTRAST = {"edm": 1.8, "metal": 1.6, "rock": 1.7, "cinematic": 1.6, "pop": 1.4, "hiphop": 1.35,
+                   "funk": 1.2, "rnb": 1.15, "guofeng": 1.25, "country": 1.15, "folk": 1.1, "reggae": 1.0,
+                   "latin": 1.0, "blues": 1.05, "jazz": 0.9, "classical": 1.2, "chinese_traditional": 1.1,
+                   "lofi": 1.0, "ambient": 0.55}
+ENERGY_MIDDLE = 0.55  # the energy a section of middling intensity has
+
+# Through-composed sections in the order they come, and which to keep first when the cue
+# is short (the theme, then the climax, then the rest): no section name returns, so no
+# tune repeats (the composer writes one set of motifs per section name).
+THROUGH_ORDER = {"ambient": ("verse", "instrumental", "bridge", "break", "solo", "post_chorus"),
+                 "cinematic": ("verse", "bridge", "instrumental", "solo", "pre_chorus", "chorus"),
+                 "classical": ("verse", "bridge", "instrumental", "solo", "pre_chorus", "chorus")}
+THROUGH_KEEP = {"ambient": ("verse", "instrumental", "bridge", "break", "solo", "post_chorus"),
+                "cinematic": ("verse", "chorus", "pre_chorus", "bridge", "instrumental", "solo"),
+                "classical": ("verse", "chorus", "bridge", "pre_chorus", "instrumental", "solo")}
+THROUGH_SECTION_BARS = {"ambient": 16, "cinematic": 12, "classical": 12}  # bars a section aims for
+# One block of a loop form, in loop units (8 bars; 4 or 2 in short pieces): EDM builds,
+# drops and breaks down; lo-fi plays its two loops, then lets the beat drop out.
+LOOP_BLOCKS = {"edm": (("pre_chorus", 1), ("chorus", 2), ("break", 1)),
+               "lofi": (("verse", 1), ("chorus", 1), ("break", 1))}
+
 
 @dataclass
 class Slot:
@@ -221,8 +273,143 @@ def stable_index(text: str, n: int) -> int:
 # Form
 
 
+def choose_form(style: str, genre: str, has_lyrics: bool) -> str:
+    """The form a song plays: its lyrics' own sections when it has tagged lyrics, AABA for
+    the genres of the standards, else the form of the style (STYLE_FORMS, verse-chorus)."""
+    if has_lyrics:
+        return "lyrics"
+    if genre.strip().lower() in AABA_GENRES:
+        return "aaba"
+    return STYLE_FORMS.get(style, "verse-chorus")
+
+
+def form_layout(form: str, total_bars: int, style: str) -> list[Slot]:
+    """Slots of exactly `total_bars` bars in `form` (not "lyrics": see lyric_layout)."""
+    n = max(1, int(total_bars))
+    if n < 8 or form == "verse-chorus":
+        return layout(n)
+    if form == "aaba":
+        return _aaba(n)
+    if form == "blues":
+        return _blues(n)
+    if form == "through":
+        return _through(n, style)
+    if form == "loop":
+        return _loop(n, style)
+    raise ValueError(f"form={form!r}: unknown (known: {', '.join(FORMS)})")
+
+
+def _aaba(n: int) -> list[Slot]:
+    """Choruses of A A B A (8-bar sections; 4 or 2 when short): the head (verse verse
+    bridge verse), solo choruses (solo solo bridge solo), the head again; spare
+    A sections trade solos before the last head; an intro and a tag ending."""
+    intro = 0 if n < 40 else 4
+    outro = 2 if n < 40 else 4
+    body = n - intro - outro
+    if body < 8:
+        return layout(n)
+    unit = 8 if body >= 32 else body // 4  # one shorter chorus
+    choruses = body // (4 * unit)
+    slots: list[Slot] = []
+    for k in range(choruses):
+        a = "verse" if k in (0, choruses - 1) else "solo"
+        chorus = [Slot(a, unit), Slot(a, unit), Slot("bridge", unit), Slot(a, unit)]
+        if k == choruses - 1 and choruses > 1:
+            left = body - sum(s.bars for s in slots) - 4 * unit
+            slots += [Slot("solo", unit) for _ in range(left // unit)]  # traded A sections before the last head
+        slots += chorus
+    if choruses == 1 and unit == 8:  # one chorus: spare A sections are soloed after the head
+        slots += [Slot("solo", unit) for _ in range((body - 4 * unit) // unit)]
+    return _frame(slots, n, intro, outro)
+
+
+def _blues(n: int) -> list[Slot]:
+    """Twelve-bar choruses: the sung head (verse), a second verse in longer pieces, solo
+    choruses, the head again; the bars left over make a turnaround intro and a tag (the
+    last chorus ends on the song's cadence by itself). Under 12 bars the song is a verse
+    on the first bars of the form and a short ending."""
+    if n < 12:
+        return [Slot("verse", n - 2), Slot("outro", 2)]
+    choruses, spare = divmod(n, 12)
+    intro = spare // 2 if spare >= 4 else 0
+    names = ["verse"] * choruses if choruses <= 2 else \
+        ["verse"] + ["verse"] * (choruses >= 5) + ["solo"] * (choruses - 2 - (choruses >= 5)) + ["verse"]
+    return _frame([Slot(name, 12) for name in names], n, intro, 0)
+
+
+def _through(n: int, style: str) -> list[Slot]:
+    """A through-composed cue: an intro, new sections in THROUGH_ORDER (as many as the
+    length calls for, the most important kept first), and an ending; lengths even and
+    as equal as the bars allow."""
+    order = THROUGH_ORDER.get(style, THROUGH_ORDER["cinematic"])
+    keep = THROUGH_KEEP.get(style, THROUGH_KEEP["cinematic"])
+    intro = 2 if n < 24 else 4
+    outro = 2 if n < 24 else 4
+    body = n - intro - outro
+    count = max(1, min(len(order), round(body / THROUGH_SECTION_BARS.get(style, 12))))
+    chosen = set(keep[:count])
+    names = [name for name in order if name in chosen]
+    bars = fit_lengths([1] * len(names), body) if body >= len(names) else [body]
+    return [Slot("intro", intro)] + [Slot(name, b) for name, b in zip(names, bars)] + [Slot("outro", outro)]
+
+
+def _loop(n: int, style: str) -> list[Slot]:
+    """Loops of 8 bars (4, and a shorter intro and outro, when that makes room for a
+    second drop; 2 in the shortest pieces): an intro, then
+    LOOP_BLOCKS of the style repeated (EDM: build, drop, breakdown), ending on a drop (a
+    breakdown never leads into the outro), then an outro. Spare bars lengthen the drops
+    by half a loop, last first, then go to the intro and outro."""
+    block = LOOP_BLOCKS.get(style, LOOP_BLOCKS["edm"])
+    best: tuple[int, int, list[Slot]] | None = None
+    # (loop unit, intro and outro bars), tried in turn until two drops fit; two-bar loops
+    # only in the shortest pieces
+    options = ((8, 8), (8, 4), (4, 4), (4, 2)) if n >= 24 else ((4, 2), (2, 2))
+    for unit, edge in options:
+        slots = _loop_body(block, n - 2 * edge, unit)
+        drops = sum(s.name == "chorus" for s in slots)
+        if (drops and best is None) or drops >= 2:
+            best = (unit, edge, slots)
+        if drops >= 2:
+            break
+    if best is None:
+        return layout(n)
+    unit, edge, slots = best
+    left = n - 2 * edge - sum(s.bars for s in slots)
+    for s in [s for s in slots if s.name == "chorus"][::-1] * 2:
+        if left < unit // 2 or unit < 4:
+            break
+        s.bars += unit // 2
+        left -= unit // 2
+    return _frame(slots, n, edge, edge)
+
+
+def _loop_body(block: tuple[tuple[str, int], ...], body: int, unit: int) -> list[Slot]:
+    """As many of `block`'s sections, in turn, as fit `body` bars, ending on a drop."""
+    slots: list[Slot] = []
+    used, k = 0, 0
+    while used + block[k % len(block)][1] * unit <= body:
+        name, units = block[k % len(block)]
+        slots.append(Slot(name, units * unit))
+        used += units * unit
+        k += 1
+    while slots and slots[-1].name != "chorus":
+        slots.pop()
+    return slots
+
+
+def _frame(slots: list[Slot], n: int, intro: int, outro: int) -> list[Slot]:
+    """An intro and an outro around `slots`, sharing the bars still free so the whole is
+    exactly `n` bars: the intro takes half of them (a song without one gets one from 4
+    free bars on: a blues turnaround, a few bars of the groove), the outro the rest."""
+    spare = n - sum(s.bars for s in slots) - intro - outro
+    if intro or spare >= 4:
+        intro += spare // 2
+    outro = n - sum(s.bars for s in slots) - intro
+    return ([Slot("intro", intro)] if intro else []) + slots + ([Slot("outro", outro)] if outro else [])
+
+
 def layout(total_bars: int, unit: int = 8) -> list[Slot]:
-    """A verse/chorus form of exactly `total_bars` bars.
+    """The verse-chorus form of exactly `total_bars` bars.
 
     Tiny songs get an intro-less verse and a short ending; longer ones an intro, verse/
     chorus blocks (a bridge after the second chorus, then instrumental breaks and more
@@ -352,16 +539,22 @@ def fit_lengths(ideal: list[int], total: int) -> list[int]:
 # Energy and chords
 
 
-def energies(slots: list[Slot], base: float) -> list[float]:
-    """Energy in [0, 1] per section: the kind's level shifted by the song's base energy
-    (0 calm … 1 intense); choruses lift a little each time; the outro falls below what
-    came before it."""
-    out, choruses = [], 0
+def energies(slots: list[Slot], base: float, style: str = "", form: str = "") -> list[float]:
+    """Energy in [0, 1] per section: the kind's level (FORM_ENERGY where the form uses the
+    section its own way, else SECTION_ENERGY), spread around the middle by the style's
+    ENERGY_CONTRAST and shifted by the song's base energy (0 calm … 1 intense); repeated
+    choruses (and blues and jazz solo choruses) lift a little each time; the outro falls
+    below what came before it."""
+    contrast = ENERGY_CONTRAST.get(style, 1.0)
+    levels = FORM_ENERGY.get(form, {})
+    lifting = ("chorus", "solo") if form in ("blues", "aaba") else ("chorus",)
+    out, repeats = [], {}
     for s in slots:
-        e = SECTION_ENERGY.get(s.name, 0.5) + (base - 0.55) * 0.7
-        if s.name == "chorus":
-            e += 0.04 * choruses
-            choruses += 1
+        level = levels.get(s.name, SECTION_ENERGY.get(s.name, 0.5))
+        e = ENERGY_MIDDLE + (level - ENERGY_MIDDLE) * contrast + (base - 0.55) * 0.7
+        if s.name in lifting:
+            e += 0.04 * min(repeats.get(s.name, 0), 4)
+            repeats[s.name] = repeats.get(s.name, 0) + 1
         if len(slots) == 1:
             e = base
         out.append(e)
@@ -386,10 +579,12 @@ def cadence(style: str, tonic_pc: int, mode: str) -> list[str]:
 
 
 def build_sections(slots: list[Slot], tonic_pc: int, mode: str, style: str, base_energy: float,
-                   stated_chords: list[str] | None, hold: int, variant_key: str | None) -> list[Section]:
+                   stated_chords: list[str] | None, hold: int, variant_key: str | None, form: str = ""
+                   ) -> list[Section]:
     """Slots → plan Sections with energy and one chord symbol per bar.
 
-    `hold` is the harmonic rhythm: 1 changes chord every bar, 2 every other bar. Every
+    `hold` is the harmonic rhythm: 1 changes chord every bar, 2 every other bar; `form`
+    decides which progression some sections play (FORM_KIND) and their energy. Every
     section restarts its progression, so verses and choruses start on the tonic chord
     (`stated_chords`, when given, must already start there: harmony.start_on_tonic).
     The intro and outro are tonic-centred (harmony.tonic_centred: the tonic on every
@@ -397,8 +592,8 @@ def build_sections(slots: list[Slot], tonic_pc: int, mode: str, style: str, base
     last bar is the tonic triad, the bar before it the approach chord."""
     tonic_triad = cadence(style, tonic_pc, mode)[-1]
     sections = []
-    for slot, energy in zip(slots, energies(slots, base_energy)):
-        kind = SECTION_KIND.get(slot.name, "verse")
+    for slot, energy in zip(slots, energies(slots, base_energy, style, form)):
+        kind = FORM_KIND.get(form, {}).get(slot.name) or SECTION_KIND.get(slot.name, "verse")
         if stated_chords and slot.name in STATED_CHORD_SECTIONS:
             symbols = list(stated_chords)
         else:

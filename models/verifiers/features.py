@@ -2,7 +2,7 @@
 
 Checks (each a `Check` with measured, expected, tolerance, unit, pass/fail):
 
-    tempo      BPM at the metrical level nearest the plan (tempo.py), 2 % relative
+    tempo      the felt tempo (tempo.py) vs plan.bpm, 2 % relative, never folded
     key        tonic and mode (key.py), enharmonic spellings equal
     duration   audio length vs plan.duration_s, within a bar plus `duration_tolerance_s`
     loudness   integrated LUFS vs the target (models/loudness.py), ±1 LU
@@ -20,11 +20,13 @@ keeps 0.8-0.9 and is accepted, one that misses both drops below 0.75 and is re-r
 (with the synth generator a key miss mostly means the plan's chords do not state its key,
 which a new seed does not fix; see bench/bench_devset.py).
 
-Tempo metrical level: the raw estimate (the strongest periodicity) can be half, double or
-3:2 of the beat the plan counts; the check passes when the nearest of p × {1/2, 2/3, 1,
-3/2, 2}, p any periodicity at least `tempo_min_strength` as strong as the raw one, is
-within tolerance. `measured` is that level; the raw estimate is in `detail`. In compound
-metres (6/8, 9/8, 12/8: plan.bpm counts eighths felt in threes) ×3 and ×1/3 count too.
+Tempo is what a listener hears: `measured` is the felt tempo (the dominant beat level,
+chosen without looking at the plan), and a take felt at a metrical relative of the plan
+(×2, ×1/2, ×3/2, ×2/3, ×3, ×1/3) fails: it sounds twice (or half ...) as fast as asked, and
+a re-render or another arrangement has to fix it. The check's `summary` says so in words
+("heard 140 BPM, double the planned 70"). The one exception is the notation of compound
+metres (6/8, 9/8, 12/8): plan.bpm counts eighths and the beat is three of them, so both the
+eighth (plan.bpm) and the dotted quarter (plan.bpm / 3) are the planned pulse.
 
 Pentatonic plans (plan.scale containing "pentatonic"): five notes with no semitone do
 not say which of them is home, so the relative key (C major ↔ A minor, the gong and yu
@@ -72,10 +74,8 @@ class FeaturesConfig:
     near_miss: float = 1.0  # a failed numeric check earns 1 - excess/(near_miss × tolerance), ≥ 0
     # tempo
     tempo_tolerance: float = 0.02  # allowed |measured - plan| / plan
-    tempo_levels: list[float] = field(default_factory=lambda: list(tempo.LEVELS))  # metrical ratios that may match
-    tempo_prior_bpm: float = 120.0  # centre of the log-normal prior that picks the raw level
-    tempo_prior_octaves: float = 1.0  # its width in octaves (standard deviation)
-    tempo_min_strength: float = 0.5  # periodicities this strong relative to the best may match the plan
+    tempo_prior_bpm: float = tempo.PRIOR_BPM  # centre of the log-normal prior that picks the felt level
+    tempo_prior_octaves: float = tempo.PRIOR_OCTAVES  # its width in octaves (standard deviation)
     # key
     key_profile: str = "krumhansl"  # pitch-class profile: "krumhansl" or "temperley"
     key_near_credit: float = 0.5  # credit for the relative, parallel or a fifth-related key
@@ -123,13 +123,8 @@ class FeaturesConfig:
             raise bad("weights", "at least one weight must be positive")
         if not 0 < self.tempo_tolerance < 0.5:
             raise bad("tempo_tolerance", "must be a fraction in (0, 0.5)")
-        self.tempo_levels = [float(r) for r in self.tempo_levels]
-        if not self.tempo_levels or min(self.tempo_levels) <= 0:
-            raise bad("tempo_levels", "must be positive ratios")
         if self.key_profile not in key.PROFILES:
             raise bad("key_profile", f"must be one of {', '.join(key.PROFILES)}")
-        if not 0 < self.tempo_min_strength <= 1:
-            raise bad("tempo_min_strength", "must be in (0, 1]")
         for name in ("near_miss", "tempo_prior_bpm", "tempo_prior_octaves", "loudness_tolerance_lu",
                      "true_peak_near_miss_db", "clip_level", "clip_min_run", "dropout_min_s"):
             if not getattr(self, name) > 0:
@@ -149,7 +144,7 @@ class FeaturesVerifier(Verifier):
     of a take and compares them with its plan. No model; runs anywhere."""
 
     name = "features"
-    version = "1"
+    version = "2"  # 2: the tempo check measures the felt tempo and fails metrical relatives of the plan
 
     def __init__(self, config: FeaturesConfig | None = None):
         self.config = config or FeaturesConfig()
@@ -201,20 +196,24 @@ class FeaturesVerifier(Verifier):
         est = tempo.estimate_tempo(mono, cfg.analysis_sr, prior_bpm=cfg.tempo_prior_bpm,
                                    prior_octaves=cfg.tempo_prior_octaves)
         if est.bpm <= 0:
-            return Check("tempo", None, plan.bpm, cfg.tempo_tolerance, False, "bpm",
-                         detail="no periodic onsets found"), 0.0
-        ratios = tuple(cfg.tempo_levels)
-        if plan.beat_unit == 8 and plan.beats_per_bar % 3 == 0:
-            # Compound metre (6/8, 9/8, 12/8): plan.bpm counts eighths, felt in threes.
-            ratios += (3.0, 1.0 / 3.0)
-        bpm, ratio, source = tempo.nearest_strong_level(est, plan.bpm, ratios, cfg.tempo_min_strength)
-        error = abs(bpm - plan.bpm) / plan.bpm
-        level = "" if ratio == 1 else f" x {Fraction(ratio).limit_denominator(8)}"
-        via = "" if source == est.bpm else f" (a secondary periodicity: {source:.2f} BPM)"
-        detail = (f"raw {est.bpm:.2f} BPM (confidence {est.confidence:.0f}); measured = {source:.2f}{level}{via}; "
-                  f"off by {100 * error:.2f} %; periodicities {[(round(b, 1), s) for b, s in est.peaks[:4]]}")
-        check = Check("tempo", round(bpm, 2), plan.bpm, cfg.tempo_tolerance, error <= cfg.tempo_tolerance, "bpm",
-                      detail=detail)
+            return Check("tempo", None, plan.bpm, cfg.tempo_tolerance, False, "bpm", detail="no periodic onsets found",
+                         summary=f"heard no steady beat, planned {plan.bpm:g} BPM"), 0.0
+        heard = est.bpm
+        pulses = tempo.planned_pulses(plan.bpm, plan.beats_per_bar, plan.beat_unit)
+        target = min(pulses, key=lambda b: abs(np.log(heard / b)))
+        error = abs(heard - target) / target
+        passed = error <= cfg.tempo_tolerance
+        detail = (f"felt {heard:.2f} BPM (coarse {est.felt_coarse_bpm:g}, confidence {est.confidence:.0f}), "
+                  f"{100 * error:.2f} % from {pulses[target]}; periodicities {est.peaks[:4]}")
+        heard_text = f"heard {round(heard, 1):g} BPM"
+        if passed:
+            summary = f"{heard_text} as planned"
+        elif (rel := tempo.relation(heard, plan.bpm, cfg.tempo_tolerance)) is not None:
+            summary = f"{heard_text}, {rel[1]} the planned {plan.bpm:g}"
+        else:
+            summary = f"{heard_text}, planned {plan.bpm:g} ({100 * (heard / plan.bpm - 1):+.0f} %)"
+        check = Check("tempo", round(heard, 2), plan.bpm, cfg.tempo_tolerance, passed, "bpm", detail=detail,
+                      summary=summary)
         return check, _fade(error - cfg.tempo_tolerance, cfg.near_miss * cfg.tempo_tolerance)
 
     def _key(self, mono: np.ndarray, plan: SongPlan) -> tuple[Check, float]:

@@ -25,7 +25,7 @@ from ...models.settings import RenderSettings
 def fingerprint(request: TrackRequest, settings: RenderSettings) -> str:
     """Hex SHA-256 of the canonical JSON of the request and the settings that shape it."""
     backends = {stage: {"name": spec.name, "options": spec.options,
-                        "version": backend_version(stage, spec.name)}
+                        "version": backend_version(stage, spec.name, spec.options)}
                 for stage, spec in sorted(settings.backends.items())}
     doc = {"request": request.to_dict(), "backends": backends, "min_score": float(settings.min_score),
            "max_attempts": int(settings.max_attempts), "delivery": settings.to_dict()["delivery"],

@@ -38,12 +38,14 @@ from ..delivery import manifest
 from .fingerprint import fingerprint
 
 DECISIONS = ("accept", "rerender", "reject", "fail")
+# stage → the take column of its wall seconds
+STAGE_WALL = {"planner": "plan_s", "generator": "generate_s", "verifier": "verify_s"}
 # Columns of a verified take row kept after its round (everything but the big audio, MIDI, stems).
 LIGHT = ("track_id", "request", "attempt", "status", "error", "error_stage", "error_field", "error_value",
          "plan", "plan_s", "candidate", "seed", "sample_rate", "duration_s", "generator", "model", "generate_s",
          "verdict", "score", "accepted", "verify_s", "planner_version", "generator_version", "verifier_version",
          "generator_host", "planner_node", "generator_node", "verifier_node", "planner_cpu_s", "generator_cpu_s",
-         "verifier_cpu_s")
+         "verifier_cpu_s", "planner_gpus", "generator_gpus", "verifier_gpus")
 
 
 def _str(v: Any) -> str:
@@ -89,6 +91,7 @@ class TrackLifecycle:
         self.failure: dict[str, Any] | None = None  # the failed row (LIGHT) when status is "failed"
         self.stage_s = {"plan": 0.0, "generate": 0.0, "verify": 0.0}  # wall s over every take
         self.stage_cpu_s = {"planner": 0.0, "generator": 0.0, "verifier": 0.0}  # CPU s over every take
+        self.stage_gpu_s = {"planner": 0.0, "generator": 0.0, "verifier": 0.0}  # GPU s held over every take
 
     @property
     def done(self) -> bool:
@@ -154,13 +157,23 @@ class TrackLifecycle:
                 "reason": reason, "error": "" if ok else f"{_str(take.get('error_stage'))}: {_str(take.get('error'))}"}
 
     def _count(self, takes: list[dict[str, Any]]) -> None:
+        """Add the round's wall, CPU and GPU seconds per stage (one plan serves every candidate)."""
         for t in takes:
-            self.stage_s["plan"] += float(t.get("plan_s") or 0.0) / len(takes)  # one plan per round
-            self.stage_s["generate"] += float(t.get("generate_s") or 0.0)
-            self.stage_s["verify"] += float(t.get("verify_s") or 0.0)
-            self.stage_cpu_s["planner"] += float(t.get("planner_cpu_s") or 0.0) / len(takes)
-            self.stage_cpu_s["generator"] += float(t.get("generator_cpu_s") or 0.0)
-            self.stage_cpu_s["verifier"] += float(t.get("verifier_cpu_s") or 0.0)
+            for stage, wall in STAGE_WALL.items():
+                share = 1.0 / len(takes) if stage == "planner" else 1.0
+                wall_s = float(t.get(wall) or 0.0) * share
+                self.stage_s[wall.removesuffix("_s")] += wall_s
+                self.stage_cpu_s[stage] += float(t.get(f"{stage}_cpu_s") or 0.0) * share
+                self.stage_gpu_s[stage] += wall_s * float(t.get(f"{stage}_gpus") or 0.0)
+
+    def usage_values(self) -> dict[str, float]:
+        """The manifest's usage columns: wall, CPU and GPU seconds per stage over every take."""
+        out = {}
+        for stage, wall in STAGE_WALL.items():
+            out[f"{stage}_wall_s"] = self.stage_s[wall.removesuffix("_s")]
+            out[f"{stage}_cpu_s"] = self.stage_cpu_s[stage]
+            out[f"{stage}_gpu_s"] = self.stage_gpu_s[stage]
+        return out
 
     def manifest_values(self, files: dict[str, Any] | None = None) -> dict[str, Any]:
         """The manifest row of the outcome (pipelines/delivery/manifest.py columns, less `job`
@@ -179,6 +192,7 @@ class TrackLifecycle:
             "verifier_version": _str(row.get("verifier_version")), "model": _str(row.get("model")),
             "plan_s": float(row.get("plan_s") or 0.0), "node": _str(row.get("generator_host")),
             **{f"{stage}_node": _str(row.get(f"{stage}_node")) for stage in ("planner", "generator", "verifier")},
+            **self.usage_values(),
         }
         if self.status == "failed":
             return {**values, "error": _str(row.get("error")), "error_stage": _str(row.get("error_stage")),

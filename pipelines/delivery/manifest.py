@@ -38,6 +38,12 @@ CHECK_TYPES: dict[str, pa.DataType] = {
     "clap": pa.float64(),  # CLAP text-audio similarity
 }
 
+# The usage columns <stage>_<kind>_s: what each stage cost a track, summed over every take.
+USAGE = [(stage, kind, what) for stage in ("planner", "generator", "verifier")
+         for kind, what in (("wall", "wall seconds"), ("cpu", "CPU seconds"),
+                            ("gpu", "GPU seconds held (wall × the GPUs Ray assigned its actor; 0 on CPU)"))]
+USAGE_COLUMNS = tuple(f"{stage}_{kind}_s" for stage, kind, _ in USAGE)
+
 # (name, type, what it holds). The order is the file's column order.
 COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("track_id", pa.string(), "the request id; the key of the manifest"),
@@ -89,6 +95,8 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("generate_s", pa.float64(), "generator wall seconds of the delivered take"),
     ("verify_s", pa.float64(), "verifier wall seconds of the delivered take"),
     ("sink_s", pa.float64(), "seconds spent writing this track's files"),
+    *[(f"{stage}_{kind}_s", pa.float64(), f"{stage} {what} over every take of the track, all rounds")
+      for stage, kind, what in USAGE],
     ("node", pa.string(), "host name of the node that rendered the delivered take"),
     ("planner_node", pa.string(), "Ray node id of the planner actor of the delivered take ('' outside Ray)"),
     ("generator_node", pa.string(), "Ray node id of the generator actor of the delivered take ('' outside Ray)"),

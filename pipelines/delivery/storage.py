@@ -170,6 +170,10 @@ class LocalStorage:
     def delete(self, path: str) -> None:
         (self.root / check_relpath(path)).unlink(missing_ok=True)
 
+    def presign(self, path: str, expires_s: int) -> None:
+        """No presigned URLs for a folder: its files are linked by relative paths (report.html)."""
+        return None
+
     def check_writable(self) -> None:
         """Raise StorageError (before any rendering) when the folder cannot be created or written."""
         probe = ".songfarm-write-probe"
@@ -253,8 +257,10 @@ class S3Storage:
         # Ceph and moto; a store that answers NotImplemented turns this off (see replace_if).
         self.atomic_writes = True
         # Retries are ours (with a clear final message), so botocore tries each call once.
+        # SigV4 ("s3v4") for presigned URLs too: botocore would otherwise presign with the legacy
+        # SigV2, which newer regions and stores refuse (requests are SigV4 either way).
         config = Config(retries={"total_max_attempts": 1}, connect_timeout=self.retry.connect_timeout_s,
-                        read_timeout=self.retry.read_timeout_s)
+                        read_timeout=self.retry.read_timeout_s, signature_version="s3v4")
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         session = boto3.session.Session()
         self._client = session.client("s3", endpoint_url=endpoint_url, config=config,
@@ -348,6 +354,12 @@ class S3Storage:
                 token = page["NextContinuationToken"]
 
         return self._call(f"list {prefix or '/'}", list_all)
+
+    def presign(self, path: str, expires_s: int) -> str:
+        """A GET URL for the object valid `expires_s` seconds (SigV4 allows at most 7 days):
+        the report's links into a private bucket. Signed here, no request is sent."""
+        return self._client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self._key(path)},
+                                                   ExpiresIn=int(expires_s))
 
     def delete(self, path: str) -> None:
         key = self._key(path)

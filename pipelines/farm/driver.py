@@ -21,6 +21,10 @@ and retries their work), and at the end one line per stage says on which nodes i
 
 With a job lease (pipelines/delivery/lease.py) every row is written only while the lease
 is still this driver's.
+
+Progress is data: at every change the farm hands a FarmProgress (counts, round, rates, ETA)
+to its `on_progress` callback and, every `progress_s`, writes it to progress.json; showing it
+is the caller's (jobs/progress.py), so the farm runs the same without a terminal.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from ...models.request import TrackRequest
 from ...models.settings import STAGES
 from ...models.stages import rows_of
 from ..core.lifecycle import TrackLifecycle
-from ..delivery import manifest
+from ..delivery import manifest, runs
 from ..delivery.sink import Sink
 from ..delivery.storage import StorageError
 from .round import round_dataset
@@ -48,8 +52,41 @@ from .round import round_dataset
 
 @dataclass
 class FarmConfig:
-    progress_s: float = 5.0  # seconds between job lines on stderr and progress.json updates
-    progress_bars: bool = True  # Ray Data's per-stage progress bars
+    progress_s: float = 5.0  # seconds between progress.json updates (and heartbeat progress between deliveries)
+    progress_bars: bool = True  # Ray Data's own per-operator progress bars and dumps (songfarm render: --verbose)
+
+
+@dataclass(frozen=True)
+class FarmProgress:
+    """Where a run stands: what the farm hands its `on_progress` callback at every change (a
+    delivered track, a new round, each heartbeat), and what progress.json holds. How it is
+    shown (a live display, plain lines) is the caller's (jobs/progress.py)."""
+
+    job: str
+    state: str  # "running", then "finished" | "failed" | "interrupted"
+    to_render: int  # tracks given to this run
+    counts: dict[str, int]  # status (accepted / rejected / failed) → tracks delivered so far
+    round: int  # the render round running now (1-based; 0 before the first)
+    max_attempts: int  # rounds a track may take
+    elapsed_s: float  # seconds since the run started
+    audio_s: float  # seconds of audio delivered (accepted and rejected tracks)
+    tracks_per_min: float | None  # tracks landed (failed ones too) per minute of the run; None before any
+    audio_min_per_min: float | None  # minutes of audio delivered per minute of the run; None before any
+    # Seconds until the rest have landed, at the rate since the first one landed (actor start-up
+    # would inflate an estimate from the start); None until two have.
+    eta_s: float | None
+
+    @property
+    def delivered(self) -> int:
+        return self.counts.get("accepted", 0) + self.counts.get("rejected", 0)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+    @property
+    def remaining(self) -> int:
+        return self.to_render - self.delivered - self.failed
 
 
 @dataclass
@@ -88,15 +125,25 @@ class Farm:
     """Runs a job's track requests through the pipeline into a sink. Ray must be connected."""
 
     def __init__(self, job: Job, sink: Sink, config: FarmConfig | None = None,
-                 log: Callable[[str], None] | None = None, lease: Any = None):
+                 log: Callable[[str], None] | None = None, lease: Any = None,
+                 on_progress: Callable[[FarmProgress], None] | None = None,
+                 record: Callable[[str], None] | None = None):
+        """`log` gets the lines the person watching should see (a node lost, a round begun, how the
+        run ended; default: stderr); `record` the ones kept for the record only (where each stage
+        ran; default: `log`); `on_progress` a FarmProgress at every change (default: none)."""
         self.job = job
         self.sink = sink
         self.config = config or FarmConfig()
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.record = record or self.log
+        self.on_progress = on_progress
         self.lease = lease  # pipelines.delivery.lease.JobLease, or None; checked before each row
 
-    def run(self, requests: list[TrackRequest], progress_extra: dict[str, Any] | None = None) -> FarmResult:
-        """Render `requests` (the tracks to (re-)render) and deliver each exactly once."""
+    def run(self, requests: list[TrackRequest], progress_extra: dict[str, Any] | None = None,
+            run_extra: dict[str, Any] | None = None) -> FarmResult:
+        """Render `requests` (the tracks to (re-)render) and deliver each exactly once.
+        `progress_extra` goes into progress.json, `run_extra` (command, ray_start_s, estimate)
+        into the run record (pipelines/delivery/runs.py)."""
         import ray.data
 
         ray.data.DataContext.get_current().enable_progress_bars = self.config.progress_bars
@@ -112,12 +159,17 @@ class Farm:
         self._last_progress = 0.0
         self._round = 0
         self._first_take_s: float | None = None
-        self._first_done_at: float | None = None  # monotonic time the first track was delivered
+        self._first_done_at: float | None = None  # monotonic time the first track landed
+        self._audio_s = 0.0  # seconds of audio delivered
         self._lock = threading.Lock()  # the heartbeat thread and the main loop both report progress
         self._placement: dict[str, dict[str, int]] = {stage: {} for stage in STAGES}
         self._retried: dict[str, int] = {}
         self._nodes: dict[str, str] = {}  # alive Ray node id → IP, as last seen
         self._lost: dict[str, str] = {}
+        self._actors: dict[str, set[str]] = {stage: set() for stage in STAGES}  # Ray actor ids seen
+        self._node_resources: dict[str, dict[str, Any]] = {}  # node id → {ip, resources} of every node seen
+        self._run_path = runs.run_name()
+        self._run_extra = dict(run_extra or {})
         self._watch_nodes()
         stop = threading.Event()
         heartbeat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
@@ -178,11 +230,16 @@ class Farm:
         if not ray.is_initialized():
             return
         try:
-            alive = {n["NodeID"]: n.get("NodeManagerAddress", "") for n in ray.nodes() if n.get("Alive")}
+            nodes = [n for n in ray.nodes() if n.get("Alive")]
         except Exception as exc:  # the GCS briefly unreachable is not the job's failure
             self.log(f"songfarm: could not list the cluster's nodes: {exc}")
             return
+        alive = {n["NodeID"]: n.get("NodeManagerAddress", "") for n in nodes}
         with self._lock:
+            for n in nodes:
+                self._node_resources.setdefault(n["NodeID"], {
+                    "ip": n.get("NodeManagerAddress", ""),
+                    "resources": {k: v for k, v in (n.get("Resources") or {}).items() if not k.startswith("node:")}})
             first = not self._nodes
             for node, ip in self._nodes.items():
                 if node not in alive and node not in self._lost:
@@ -198,24 +255,52 @@ class Farm:
         work Ray Data did twice (repeated takes the driver ignored)."""
         for stage, nodes in self._placement.items():
             where = ", ".join(f"{node or 'local'} {rows} rows" for node, rows in sorted(nodes.items()))
-            self.log(f"songfarm: placement {stage}: {len(nodes)} nodes: {where or 'no rows'}")
+            self.record(f"songfarm: placement {stage}: {len(nodes)} nodes: {where or 'no rows'}")
         if self._lost or self._retried:
-            self.log(f"songfarm: retried work: {sum(self._retried.values())} takes of {len(self._retried)} tracks"
-                     + (f" ({', '.join(sorted(self._retried))})" if self._retried else ""))
+            self.record(f"songfarm: retried work: {sum(self._retried.values())} takes of {len(self._retried)} tracks"
+                        + (f" ({', '.join(sorted(self._retried))})" if self._retried else ""))
 
     def _finish(self, state: str) -> None:
         """Flush what was delivered and record how the run ended, even when it is failing."""
         c = self._counts
-        self.log(f"songfarm: job {self.job.name} {state} after {_duration(time.monotonic() - self._t0)}: "
+        self.log(f"songfarm: job {self.job.name} {state} after {duration_text(time.monotonic() - self._t0)}: "
                  f"accepted {c['accepted']}, rejected {c['rejected']}, failed {c['failed']}, "
                  f"not delivered {self._pending} → {self.sink.storage.location}")
         try:
             self._check_lease()
             self.sink.flush()
             self._progress(force=True, state=state)
+            runs.write_run(self.sink.storage, self._run_path, self._run_record(state))
         except Exception as exc:  # the store (or the lease) may be what failed; keep the original error
             lost = f"{self.sink.buffered} manifest rows not written (those tracks render again on resume); "
             self.log(f"songfarm: could not record the run's end ({state}): {lost if self.sink.buffered else ''}{exc}")
+
+    def _run_record(self, state: str) -> dict[str, Any]:
+        """The run's record (fields in pipelines/delivery/runs.py)."""
+        job = self.job
+        pools = {}
+        for stage in STAGES:
+            res = job.resources[stage]
+            pools[stage] = {"actors": len(self._actors[stage] - {""}) or res.min_actors,
+                            "min_actors": res.min_actors, "max_actors": res.max_actors, "num_cpus": res.num_cpus,
+                            "num_gpus": res.num_gpus, "resources": dict(res.resources), "batch_size": res.batch_size}
+        lives = self._lives.values()
+        return {
+            "job": job.name, "state": state, "started_at": self._started_at,
+            "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "wall_s": round(time.monotonic() - self._t0, 3), "ray_start_s": 0.0, "command": "",
+            "first_take_s": self._first_take_s, "to_render": len(self._lives), "rounds": self._round,
+            "total": self._extra.get("total", len(self._lives)), "skipped": self._extra.get("skipped", 0),
+            "counts": dict(self._counts),
+            "stage_s": {**{k: sum(life.stage_s[k] for life in lives) for k in ("plan", "generate", "verify")},
+                        "sink": self._sink_s},
+            "stage_cpu_s": {k: sum(life.stage_cpu_s[k] for life in lives) for k in STAGES},
+            "pools": pools, "nodes": dict(self._node_resources),
+            "placement": {k: dict(v) for k, v in self._placement.items()}, "lost_nodes": dict(self._lost),
+            "retried_takes": dict(self._retried), "estimate": None,
+            "prices": job.prices.to_dict() if job.prices.given else None,
+            **self._run_extra,
+        }
 
     def _run_round(self, rows: list[dict[str, Any]]) -> None:
         self.log(f"songfarm: job {self.job.name}: round {self._round}/{self.job.settings.max_attempts}, "
@@ -244,6 +329,8 @@ class Farm:
                     if f"{stage}_node" in row:
                         node = _str(row[f"{stage}_node"])
                         self._placement[stage][node] = self._placement[stage].get(node, 0) + 1
+                    if f"{stage}_actor" in row:
+                        self._actors[stage].add(_str(row[f"{stage}_actor"]))
                 if cand == -1 or len(group.takes) >= group.expected:  # -1: planner/generator failed
                     self._close(tid, open_tracks.pop(tid))
             self.sink.flush_due()
@@ -281,6 +368,8 @@ class Farm:
         self._check_lease()
         if self.sink.add_row(values):
             self._counts[life.status] += 1
+            if life.status != "failed":
+                self._audio_s += float(values.get("duration_s") or 0.0)
             if self._first_done_at is None:
                 self._first_done_at = time.monotonic()
         self._progress()
@@ -290,34 +379,37 @@ class Farm:
             self.lease.check()  # raises when another driver took the job over
 
     def _progress(self, force: bool = False, state: str = "running") -> None:
-        """The job line on stderr and progress.json, every `progress_s` seconds."""
+        """Hand the callback where the run stands; progress.json every `progress_s` seconds."""
         with self._lock:
             now = time.monotonic()
-            if not force and now - self._last_progress < self.config.progress_s * 0.9:
-                return
-            self._last_progress = now
-            self._report(state, now)
+            progress = self._snapshot(state, now)
+            if self.on_progress is not None:
+                self.on_progress(progress)
+            if force or now - self._last_progress >= self.config.progress_s * 0.9:
+                self._last_progress = now
+                self._write_progress(progress)
 
-    def _report(self, state: str, now: float) -> None:
-        total = len(self._lives)
-        done = self._counts["accepted"] + self._counts["rejected"]
-        failed = self._counts["failed"]
-        remaining = total - done - failed
-        elapsed = now - self._t0
+    def _snapshot(self, state: str, now: float) -> FarmProgress:
+        landed = sum(self._counts.values())
+        elapsed_min = (now - self._t0) / 60
+        remaining = len(self._lives) - landed
         # The rate since the first track landed: actor start-up would inflate early estimates.
-        finished_since = done + failed - 1
-        eta_s = (remaining * (now - self._first_done_at) / finished_since
-                 if finished_since > 0 and remaining else None)
-        eta = "" if eta_s is None else f", ETA {_duration(eta_s)}"
-        if state == "running":
-            self.log(f"songfarm: job {self.job.name}: done {done} / failed {failed} / remaining {remaining}"
-                     f" (round {self._round}/{self.job.settings.max_attempts}, {_duration(elapsed)}{eta})")
+        since_s = now - self._first_done_at if self._first_done_at is not None else 0.0
+        eta_s = remaining * since_s / (landed - 1) if landed > 1 and since_s > 0 and remaining else None
+        return FarmProgress(
+            job=self.job.name, state=state, to_render=len(self._lives), counts=dict(self._counts), round=self._round,
+            max_attempts=self.job.settings.max_attempts, elapsed_s=now - self._t0, audio_s=self._audio_s,
+            tracks_per_min=landed / elapsed_min if landed and elapsed_min > 0 else None,
+            audio_min_per_min=self._audio_s / 60 / elapsed_min if landed and elapsed_min > 0 else None,
+            eta_s=eta_s)
+
+    def _write_progress(self, p: FarmProgress) -> None:
         self.sink.write_progress({
-            **self._extra, "job": self.job.name, "state": state, "to_render": total, "done": done, "failed": failed,
-            "remaining": remaining, "counts": self._counts, "round": self._round,
-            "max_attempts": self.job.settings.max_attempts,
+            **self._extra, "job": p.job, "state": p.state, "to_render": p.to_render, "done": p.delivered,
+            "failed": p.failed, "remaining": p.remaining, "counts": p.counts, "round": p.round,
+            "max_attempts": p.max_attempts, "audio_s": round(p.audio_s, 1),
             "started_at": self._started_at, "heartbeat": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "elapsed_s": round(elapsed, 1), "eta_s": None if eta_s is None else round(eta_s, 1),
+            "elapsed_s": round(p.elapsed_s, 1), "eta_s": None if p.eta_s is None else round(p.eta_s, 1),
             "host": socket.gethostname(), "pid": os.getpid(),
         })
 
@@ -341,7 +433,8 @@ def user_error_in(exc: BaseException) -> SongfarmError | None:
     return None
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """"45s", "3m20s", "4h02m": the farm's way of saying a time (progress lines, estimates)."""
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}s"

@@ -226,6 +226,10 @@ JOB_ERRORS = [
     ("resources: {verifier: {gpus: 1}}\n" + GOOD_TRACKS, "1: resources.verifier.gpus: unknown setting; did you mean",
      ""),
     ("resources: {sink: {num_cpus: 1}}\n" + GOOD_TRACKS, "1: resources.sink: unknown stage", ""),
+    ("prices: {per_hour: {GPU: -1}}\n" + GOOD_TRACKS, "1: prices.per_hour.GPU: must be a price per hour", "(-1)"),
+    ("prices: {per_hour: [1]}\n" + GOOD_TRACKS, "1: prices.per_hour: must be a mapping of Ray resource names", ""),
+    ("prices: {curency: EUR}\n" + GOOD_TRACKS, "1: prices.curency: unknown setting; did you mean 'currency'?", ""),
+    ("prices: 3\n" + GOOD_TRACKS, "1: prices: must be a mapping of currency, per_hour and node_types", "(3)"),
     ("name: x\n", "1: tracks: empty job", ""),
     ("name: x\ntracks: []\n", "2: tracks: empty job", ""),
     ("name: x\ntracks: one.csv\n", "2: tracks: must be a list", ""),
@@ -456,6 +460,7 @@ s3_endpoint: http://127.0.0.1:9000
 defaults: {duration_s: 22, candidates: 3, key: A minor, max_attempts: 2, format: wav, stems: true}
 resources:
   generator: {min_actors: 1, max_actors: 3, num_gpus: 0.25}
+prices: {currency: EUR, per_hour: {CPU: 0.05, GPU: 2}, node_types: {gpu_worker: 3.5}}
 tracks:
   - {id: a, prompt: "pop: bright, \\"quoted\\"", bpm: 120, time_signature: "6/8", instruments: [piano, bass]}
   - file: rows.csv
@@ -469,6 +474,22 @@ tracks:
     first.pop("source"), second.pop("source")
     assert first == second
     assert again.tracks[1].lyrics == "[verse]\n月色\n[chorus]\n灯火" and again.tracks[1].moods == ["calm", "warm"]
+    assert again.prices.currency == "EUR" and again.prices.per_hour == {"CPU": 0.05, "GPU": 2.0}
+    assert again.prices.node_types == {"gpu_worker": 3.5}
+
+
+def test_prices_default_to_none_and_price_held_hours():
+    from songfarm.models.prices import Prices, held_resource_hours
+
+    assert not load_job(EXAMPLES / "demo.yaml").prices.given
+    assert Prices().cost({"CPU": 10.0}) is None  # no prices: no cost anywhere
+    pools = {"generator": {"actors": 2, "num_cpus": 1, "num_gpus": 0.5, "resources": {"cpu_pool": 0.1}},
+             "verifier": {"actors": 1, "num_cpus": 0.5, "num_gpus": 0}}
+    hours = held_resource_hours(pools, 1800.0)  # half an hour
+    assert hours == pytest.approx({"CPU": 1.25, "GPU": 0.5, "cpu_pool": 0.1})
+    prices = Prices(per_hour={"CPU": 0.04, "GPU": 2.0}, node_types={"gpu_worker": 3.0})
+    assert prices.cost(hours, {"gpu_worker": 2.0}) == pytest.approx(1.25 * 0.04 + 0.5 * 2.0 + 6.0)
+    assert prices.format(7.05) == "USD 7.05"
 
 
 def test_job_yaml_redacts_secret_options():

@@ -1,11 +1,15 @@
 """`songfarm render` / `status` checks that need no Ray: options, output, resume selection, profiles."""
 
+import argparse
+
 import pytest
 import yaml
 
 from songfarm.cluster.profiles import fit_to_cluster, laptop, resolve
 from songfarm.jobs.cli import main
-from songfarm.jobs.render import changed_tracks, id_list, parse_rerender, select_tracks
+from songfarm.jobs.jobfile import load_job
+from songfarm.jobs.render import (RenderError, changed_tracks, id_list, last_lines, parse_rerender, parse_track_ids,
+                                  select_tracks)
 from songfarm.jobs.status import status_lines
 from songfarm.models.settings import StageResources
 from songfarm.models.request import TrackRequest
@@ -49,6 +53,18 @@ def test_bad_rerender_status(tmp_path, capsys):
     assert "--rerender 'failed,broken': unknown status 'broken'" in capsys.readouterr().err
 
 
+def test_tracks_option_renders_exactly_those_tracks_whatever_their_status():
+    tracks = [TrackRequest(id=i, prompt="p") for i in ("a", "b", "c")]
+    current = {"a": {"status": "accepted"}, "b": {"status": "rejected"}}
+    only = parse_track_ids("a, c", tracks)
+    assert [t.id for t in select_tracks(tracks, current, only=only)] == ["a", "c"]
+    assert parse_track_ids(None, tracks) is None
+    with pytest.raises(RenderError, match="--tracks 'a,zz': no track 'zz' in the job"):
+        parse_track_ids("a,zz", tracks)
+    with pytest.raises(RenderError, match="give track ids"):
+        parse_track_ids(",", tracks)
+
+
 def test_select_tracks_for_resume():
     tracks = [TrackRequest(id=i, prompt="p") for i in ("a", "b", "c", "d")]
     current = {"a": {"status": "accepted"}, "b": {"status": "rejected"}, "c": {"status": "failed"}}
@@ -56,6 +72,30 @@ def test_select_tracks_for_resume():
     assert ids(select_tracks(tracks, current)) == ["d"]  # only tracks without a row
     assert ids(select_tracks(tracks, current, parse_rerender("failed,rejected"))) == ["b", "c", "d"]
     assert ids(select_tracks(tracks, current, set(), force=True)) == ["a", "b", "c", "d"]
+
+
+def test_last_lines_say_what_to_do_next(tmp_path):
+    path = tmp_path / "j.yaml"
+    path.write_text(yaml.safe_dump({"name": "j", "output": str(tmp_path / "out"),
+                                    "tracks": [{"id": i, "prompt": "pop"} for i in ("a", "b", "c", "d")]}))
+    job = load_job(path)
+    args = argparse.Namespace(job=str(path), output="s3://bucket/night shift", s3_endpoint="http://127.0.0.1:9000",
+                              address=None)
+    rows = {"a": {"status": "accepted"}, "b": {"status": "rejected"},
+            "c": {"status": "failed", "error_stage": "generator", "error": "RuntimeError: boom"}}
+    base = f"songfarm render {path} --output 's3://bucket/night shift' --s3-endpoint http://127.0.0.1:9000"
+    assert last_lines(args, job, rows, "/out/j/report.html", "/out/j/logs/render-1.log") == [
+        f"job j: 1 accepted, 1 rejected, 1 failed, 1 missing of 4 → {job.location}",
+        "  failed c: generator: RuntimeError: boom",
+        "report: /out/j/report.html",
+        "log: /out/j/logs/render-1.log",
+        f"render the 1 track that failed again: {base} --rerender failed",
+        f"try the 1 track delivered as rejected again: {base} --rerender rejected",
+        f"render the 1 track not delivered yet (resumes): {base}",
+    ]
+    done = {t: {"status": "accepted"} for t in "abcd"}  # all well: the report, and no log when none was written
+    assert last_lines(args, job, done, "/out/j/report.html", None) == [
+        f"job j: 4 accepted, 0 rejected, 0 failed of 4 → {job.location}", "report: /out/j/report.html"]
 
 
 def test_status_of_a_folder_without_a_job(tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from synth_fixtures import toy_plan
 
@@ -11,6 +12,8 @@ from songfarm.models.generators.composer import compose
 from songfarm.models.generators.patterns import fit_pattern
 from songfarm.models.generators.score import Chord, Metre
 from songfarm.models.generators.styles import STYLES, get_style
+from songfarm.models.generators.styles.base import DRUM_KEYS
+from songfarm.models.instruments import VOICE_INSTRUMENTS, ruled_out
 from songfarm.models.plan import Section
 from songfarm.models.styles import STYLE_NAMES
 
@@ -169,7 +172,8 @@ def test_plan_instruments_are_used_and_chinese_styles_stay_pentatonic():
                     instruments=["guzheng", "dizi", "erhu", "pipa"])
     comp = compose(plan, 7)
     by_kind = {p.kind: p.instrument for p in comp.parts}
-    assert by_kind["harmony"] == "guzheng" and by_kind["melody"] == "dizi" and by_kind["counter"] == "erhu"
+    assert by_kind["harmony"] == "guzheng" and by_kind["melody"] == "dizi"
+    assert [p.instrument for p in comp.parts if p.kind == "counter"] == ["erhu", "pipa"]  # none is dropped
     pentatonic = set(theory.scale_pitch_classes(2, "major_pentatonic"))
     melody = comp.part("melody")
     outside = [p for _, _, p, _ in melody.notes if p % 12 not in pentatonic]
@@ -202,3 +206,76 @@ def test_duration_shorter_or_longer_than_the_bars():
         assert max(s + d for p in comp.parts for s, d, *_ in p.notes) <= comp.end_q + 1e-6
         # the tonic rings at the very end either way
         assert any(s + d >= comp.end_q - 1e-6 for s, d, *_ in comp.part("bass").notes)
+
+
+# ---- the composer obeys the plan: exclusions, exclusivity, vocals, named instruments ----
+
+def _plan_with(style: str, **fields):
+    plan = toy_plan(style, instruments=fields.pop("instruments", None))
+    for name, value in fields.items():
+        setattr(plan, name, value)
+    return plan
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+@pytest.mark.parametrize("excluded", [["drums"], ["piano"], ["guitar"], ["pad", "melody"]])
+def test_excluded_instruments_never_play(style, excluded):
+    comp = compose(_plan_with(style, excluded=excluded), seed=1)
+    assert comp.parts
+    for part in comp.parts:
+        assert not ruled_out(part.instrument, excluded), (style, part.instrument)
+
+
+@pytest.mark.parametrize("style", ["rnb", "cinematic", "metal", "pop"])  # their palettes sing (voice, choir)
+def test_an_instrumental_plan_has_no_voice_but_keeps_its_tune(style):
+    comp = compose(_plan_with(style, vocals=False, instruments=["voice"] if style == "pop" else None), seed=1)
+    assert not {p.instrument for p in comp.parts} & VOICE_INSTRUMENTS
+    assert comp.part("melody").notes  # the lead goes to another instrument
+
+
+def test_guitar_only_plays_melody_chords_and_bass_on_the_guitar():
+    comp = compose(_plan_with("rock", instruments=["acoustic guitar"], exclusive=True), seed=1)
+    assert {p.instrument for p in comp.parts} == {"acoustic guitar"}
+    assert {p.kind for p in comp.parts} == {"bass", "harmony", "melody"}
+    melody, chords = comp.part("melody"), comp.part("harmony")
+    assert min(p for _, _, p, _ in melody.notes) >= np.median([p for _, _, p, _ in chords.notes]) - 7
+
+
+def test_solo_piano_and_a_cappella_play_only_their_instruments():
+    piano = compose(_plan_with("classical", instruments=["piano"], exclusive=True), seed=2)
+    assert {p.instrument for p in piano.parts} == {"piano"} and piano.part("melody").notes
+    assert len({p.pan for p in piano.parts}) == 1  # one player, one place in the stereo field
+    voices = compose(_plan_with("pop", instruments=["voice", "choir"], exclusive=True), seed=2)
+    assert {p.instrument for p in voices.parts} == {"voice", "choir"}
+    assert not any(p.is_drum for p in voices.parts)
+
+
+def test_a_drum_solo_is_drums_with_fills_and_dynamics():
+    form = [("intro", 4, 0.35), ("solo", 8, 0.8), ("break", 4, 0.3), ("solo", 8, 0.95), ("outro", 2, 0.4)]
+    plan = toy_plan("rock", form=form, instruments=["drum kit"])
+    plan.exclusive = True
+    comp = compose(plan, seed=3)
+    assert [p.kind for p in comp.parts] == ["drums"]
+    toms = {DRUM_KEYS[v] for v in ("tom_high", "tom_mid", "tom_low", "tom_floor")}
+    bar_q = comp.metre.bar_q
+    fill_bars = {int(s // bar_q) for s, _, key, _ in comp.parts[0].notes if key in toms}
+    assert {3, 7, 11, 15, 19, 23} <= fill_bars  # a fill ends every four-bar phrase
+    energies = [e for _, e in comp.bar_energy]
+    assert max(energies) - min(energies) >= 0.5
+
+
+def test_named_instruments_are_never_dropped():
+    named = ["harmonica", "flute", "saxophone", "distorted guitar", "piano", "electric guitar", "organ", "banjo",
+             "bass guitar", "cello", "drum kit", "percussion"]
+    comp = compose(toy_plan("blues", instruments=named), seed=4)
+    playing = {p.instrument for p in comp.parts}
+    assert set(named) <= playing
+    quiet = toy_plan("folk", form=[("verse", 4, 0.3), ("outro", 2, 0.2)], instruments=["violin", "flute", "pipa"])
+    assert {"violin", "flute", "pipa"} <= {p.instrument for p in compose(quiet, seed=4).parts}
+
+
+def test_plans_the_composer_cannot_obey_get_clear_errors():
+    with pytest.raises(SongfarmError, match="exclusive plan needs an instrument"):
+        compose(_plan_with("pop", instruments=["piano"], exclusive=True, excluded=["piano"]), 1)
+    with pytest.raises(SongfarmError, match="nothing is left to play"):
+        compose(_plan_with("pop", excluded=["drums", "bass", "harmony", "melody", "pad"]), 1)

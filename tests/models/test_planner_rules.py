@@ -7,7 +7,7 @@ import pytest
 
 from songfarm.models import theory
 from songfarm.models.factory import BackendError, make_planner
-from songfarm.models.instruments import INSTRUMENTS
+from songfarm.models.instruments import INSTRUMENTS, ruled_out
 from songfarm.models.plan import SECTION_NAMES, SongPlan
 from songfarm.models.planners import fields, harmony, lexicon, structure
 from songfarm.models.planners.lyrics import parse_lyrics
@@ -38,8 +38,11 @@ def assert_well_formed(plan: SongPlan) -> None:
     assert (3 in intervals) == (plan.mode == "minor")
     assert set(plan.sources.values()) <= {"stated", "override", "inferred", "default"}
     for name in ("bpm", "key", "tonic", "mode", "time_signature", "duration_s", "genre", "style", "moods",
-                 "instruments", "scale", "chords", "sections"):
+                 "instruments", "scale", "chords", "sections", "vocals", "excluded", "exclusive"):
         assert name in plan.sources, name
+    # the exclusions are consistent: nothing planned is ruled out, no voice without vocals
+    assert not any(ruled_out(n, plan.excluded) for n in plan.instruments)
+    assert plan.vocals == ("vocals" not in plan.excluded)
 
 
 # ---- construction ---------------------------------------------------------------------
@@ -501,3 +504,287 @@ def test_batch_call_plans_rows_and_isolates_failures():
     assert list(out["status"]) == ["ok", "failed"]
     assert json.loads(out["plan"][0])["tonic"] == "D"
     assert "request.key" in out["error"][1]
+
+
+# ---- issue 13: genres, word sense, exclusions, phrasings, Japanese, contradictions ------
+
+@pytest.mark.parametrize("prompt,genre,style", [
+    # the most specific genre wins: a compound word, a sub-genre over its genre, any genre over "pop"
+    ("流行摇滚，男声，电吉他", "pop rock", "rock"), ("a pop-rock anthem", "pop rock", "rock"),
+    ("流行dj舞曲", "dj dance", "edm"), ("中文说唱，男声", "chinese hip hop", "hiphop"),
+    ("华语说唱", "chinese hip hop", "hiphop"), ("流行，中国风，古筝", "guofeng", "guofeng"),
+    ("古风，琵琶", "gufeng", "guofeng"), ("流行，民谣，木吉他", "folk", "folk"), ("女声，流行，R&B", "r&b", "rnb"),
+    ("流行，电子，女声", "electronic", "edm"), ("嘻哈，陷阱，808", "trap", "hiphop"),
+    ("hip hop, trap, 808s", "trap", "hiphop"), ("electronic dance music, tech house", "house", "edm"),
+    ("funky grooves and a disco beat", "disco", "funk"),
+    # an influence or a place of use never wins over the piece's genre
+    ("a pop song with jazz influences", "pop", "pop"), ("带有爵士元素的流行歌", "pop", "pop"),
+    ("a pop piece that could be used in the soundtrack of a film", "pop", "pop"),
+    # regional genres in English, Chinese and Japanese
+    ("city pop with a slap bass", "city pop", "funk"), ("シティポップ", "city pop", "funk"), ("演歌", "enka", "pop"),
+    ("アニソン", "anime song", "rock"), ("ボカロ曲", "vocaloid", "edm"), ("J-POP", "j-pop", "pop"),
+    ("K-pop girl group", "k-pop", "pop"), ("粤语流行", "cantopop", "pop"), ("华语流行", "mandopop", "pop"),
+    ("和風、琴", "japanese traditional", "chinese_traditional"), ("ロックバラード", "rock ballad", "rock"),
+])
+def test_the_most_specific_genre_wins(prompt, genre, style):
+    plan = plan_for(prompt)
+    assert (plan.genre, plan.style) == (genre, style), (prompt, plan.genre, plan.style, plan.conflicts)
+    assert plan.sources["genre"] == "stated"
+    assert_well_formed(plan)
+
+
+@pytest.mark.parametrize("prompt,not_genre", [
+    # a genre word in its everyday sense names no genre
+    ("a song that may be playing in a house in the countryside", "house"),
+    ("music for a house party", "house"), ("across the whole country, a festive tune", "country"),
+    ("a rock-solid groove", "rock"), ("rock bottom", "rock"), ("she is in a funk", "funk"),
+    ("lost in a trance", "trance"), ("trance-like and hypnotic", "trance"), ("music for my soul", "soul"),
+    ("a soul-searching melody", "soul"), ("a folk tale told by the fire", "folk"),
+    ("clanging metal pipes", "metal"), ("the metal gate creaks", "metal"), ("a trap door opens", "trap"),
+    ("deep in the jungle", "drum and bass"), ("a western movie", "country"), ("a fusion of styles", "jazz fusion"),
+    ("一首在乡村小路上听的歌", "country"), ("金属质感的音色", "metal"), ("电子元素", "electronic"),
+    ("DJ scratches", "dj dance"),
+])
+def test_false_friends_name_no_genre(prompt, not_genre):
+    plan = plan_for(prompt)
+    assert plan.genre != not_genre, (prompt, plan.conflicts)
+    assert any("everyday word" in c for c in plan.conflicts)
+
+
+@pytest.mark.parametrize("prompt,genre", [
+    # the same words in their musical sense
+    ("a house track for the club", "house"), ("a country song with fiddle", "country"), ("some rock", "rock"),
+    ("rock drums and a big chorus", "rock"), ("a metal guitarist shredding", "metal"), ("house, 124 bpm", "house"),
+    ("a soulful soul singer", "soul"), ("rock-inspired", "rock"), ("乡村音乐", "country"), ("乡村风的歌", "country"),
+    ("流行 dj 女声", "dj dance"), ("a DJ set", "dj dance"), ("a soulful ballad", "ballad"),
+])
+def test_genre_words_in_their_musical_sense(prompt, genre):
+    assert plan_for(prompt).genre == genre, prompt
+
+
+@pytest.mark.parametrize("prompt,vocals,exclusive,excluded,instruments", [
+    ("instrumental lo-fi", False, False, ["vocals"], []),
+    ("an upbeat track without vocals", False, False, ["vocals"], []),
+    ("no singing, just a beat", False, False, ["vocals"], []),
+    ("纯音乐，钢琴", False, False, ["vocals"], ["piano"]),
+    ("不要人声，电子", False, False, ["vocals"], []),
+    ("无人声的古筝曲", False, False, ["vocals"], ["guzheng"]),
+    ("インスト曲", False, False, ["vocals"], []),
+    ("ボーカルなしで", False, False, ["vocals"], []),
+    ("violin only", False, True, ["vocals"], ["violin"]),
+    ("only piano and cello", False, True, ["vocals"], ["piano", "cello"]),
+    ("solo harp", False, True, ["vocals"], ["harp"]),
+    ("just a trumpet", False, True, ["vocals"], ["trumpet"]),
+    ("nothing but drums", False, True, ["vocals"], ["drum kit"]),
+    ("an energetic drum solo", False, True, ["vocals"], ["drum kit"]),
+    ("only vocals and a ukulele", True, True, [], ["voice", "nylon guitar"]),
+    ("a cappella", True, True, [], ["voice"]),
+    ("清唱", True, True, [], ["voice"]),
+    ("只有钢琴", False, True, ["vocals"], ["piano"]),
+    ("纯吉他", False, True, ["vocals"], ["acoustic guitar"]),
+    ("琵琶独奏", False, True, ["vocals"], ["pipa"]),
+    ("チェロのみ", False, True, ["vocals"], ["cello"]),
+    ("ギターだけ", False, True, ["vocals"], ["acoustic guitar"]),
+    ("flute and harp, no other instruments", False, True, ["vocals"], ["flute", "harp"]),
+    ("没有其他乐器，只有笛子", False, True, ["vocals"], ["dizi"]),
+    ("a lullaby with no instruments", True, True, [], ["voice"]),
+    # not exclusive: a solo inside a song, "not only", an everyday "only"
+    ("a rock song with a guitar solo", True, False, [], []),
+    ("a funk tune featuring a sax solo in the middle", True, False, [], ["saxophone"]),
+    ("not only piano but strings too", True, False, [], ["piano", "strings"]),
+    ("the only thing I want is a happy pop song", True, False, [], []),
+    ("速いロック、ギターソロあり", True, False, [], []),
+    # ruled out
+    ("a pop song, no drums", True, False, ["drums"], []),
+    ("without bass", True, False, ["bass"], []),
+    ("no guitars", True, False, ["guitar"], []),
+    ("no synths", True, False, ["synth"], []),
+    ("no strings please", True, False, ["strings"], []),
+    ("drumless", True, False, ["drums"], []),
+    ("不要鼓", True, False, ["drums"], []),
+    ("没有贝斯", True, False, ["bass"], []),
+    ("ドラムなし", True, False, ["drums"], []),
+])
+def test_exclusions_and_exclusivity(prompt, vocals, exclusive, excluded, instruments):
+    plan = plan_for(prompt)
+    assert (plan.vocals, plan.exclusive) == (vocals, exclusive), (prompt, plan.vocals, plan.exclusive, plan.conflicts)
+    assert plan.excluded == excluded, (prompt, plan.excluded)
+    assert all(n in plan.instruments for n in instruments), (prompt, plan.instruments)
+    if exclusive:
+        assert plan.instruments == instruments or set(plan.instruments) == set(instruments), plan.instruments
+    assert_well_formed(plan)
+
+
+def test_exclusions_are_obeyed_by_the_plan_and_recorded():
+    # "no guitars" rules out the bass guitar too: the bass comes from an allowed substitute
+    plan = plan_for("a rock song, no guitars")
+    assert not any(ruled_out(n, ["guitar"]) for n in plan.instruments)
+    assert any(INSTRUMENTS[n].role == "bass" for n in plan.instruments)
+    assert plan.sources["excluded"] == "stated"
+    synths = plan_for("no guitars, no drums, only synths and bass")
+    assert synths.exclusive and "synth bass" in synths.instruments and "bass guitar" not in synths.instruments
+    # an exclusion said of one section rules nothing out, and says so
+    intro = plan_for("no drums in the intro, then the drums kick in")
+    assert "drums" not in intro.excluded and "drum kit" in intro.instruments
+    assert any("one section only" in c for c in intro.conflicts)
+    assert "drums" not in plan_for("前奏不要鼓，副歌加入鼓").excluded
+    # an exclusion beats a mention of the same thing, and the plan says so
+    both = plan_for("纯音乐，女声，流行")
+    assert not both.vocals and "voice" not in both.instruments and both.sources["vocals"] == "stated"
+    assert any(c.startswith("vocals:") for c in both.conflicts)
+    # the request's lyrics beat an exclusion in the prompt
+    sung = plan_for("instrumental pop", lyrics="[verse] la la la")
+    assert sung.vocals and "voice" in sung.instruments and sung.sources["vocals"] == "override"
+    assert any("lyrics win" in c for c in sung.conflicts)
+    # a request's instruments win over the prompt's exclusion of them
+    given = plan_for("no piano", instruments=["piano"])
+    assert "piano" in given.instruments and "piano" not in given.excluded
+    default = plan_for("a calm song")
+    assert default.vocals and not default.exclusive and default.excluded == []
+    assert (default.sources["vocals"], default.sources["exclusive"], default.sources["excluded"]) == (
+        "default", "default", "default")
+
+
+def test_every_named_instrument_stays_in_the_plan():
+    plan = plan_for("harmonica, flute, distorted guitar, electric guitar, acoustic guitar, piano, organ, "
+                    "violin and cello over a rock beat")
+    for name in ("harmonica", "flute", "distorted guitar", "electric guitar", "acoustic guitar", "piano", "organ",
+                 "violin", "cello"):
+        assert name in plan.instruments, name
+    zh = plan_for("二胡、琵琶、扬琴、笙、唢呐、古筝和笛子")
+    assert {"erhu", "pipa", "yangqin", "sheng", "suona", "guzheng", "dizi"} <= set(zh.instruments)
+
+
+@pytest.mark.parametrize("word,name", [
+    ("马头琴", "morin khuur"), ("馬頭琴", "morin khuur"), ("萧", "xiao"), ("箫", "xiao"), ("洞箫", "xiao"),
+    ("葫芦丝", "hulusi"), ("陶笛", "ocarina"), ("埙", "ocarina"), ("卡林巴", "kalimba"), ("手碟", "steelpan"),
+    ("大号", "tuba"), ("风笛", "bagpipe"), ("西塔琴", "sitar"), ("提琴", "violin"),
+])
+def test_more_instrument_words(word, name):
+    plan = plan_for(f"一首歌，{word}")
+    assert name in plan.instruments, (word, plan.instruments)
+
+
+def test_xiao_spelling_is_not_bleak():
+    assert "xiao" not in plan_for("秋风萧瑟，一首伤感的钢琴曲").instruments
+    assert "xiao" not in plan_for("风萧萧兮").instruments
+
+
+@pytest.mark.parametrize("prompt,instruments", [
+    ("ピアノとバイオリン", ["piano", "violin"]),
+    ("エレキギター、ベース、ドラム", ["electric guitar", "bass guitar", "drum kit"]),
+    ("三味線と尺八", ["shamisen", "shakuhachi"]), ("琴の音色", ["koto"]), ("サックス", ["saxophone"]),
+    ("チェロとフルート", ["cello", "flute"]), ("シンセサイザー", ["synth lead"]),
+])
+def test_japanese_instruments(prompt, instruments):
+    plan = plan_for(prompt)
+    assert plan.language == "ja"
+    assert all(n in plan.instruments for n in instruments), plan.instruments
+    assert "guzheng" not in plan.instruments  # a Japanese piece plays a koto
+
+
+@pytest.mark.parametrize("prompt,mode,term", [
+    ("明るいポップス", "major", None), ("悲しい曲", "minor", None), ("切ないメロディー", "minor", None),
+    ("激しいロック", None, None), ("楽しい歌", "major", None), ("ゆっくりとしたピアノ", None, "slow"),
+    ("速いテンポで", None, "fast"), ("アップテンポ", None, "up-tempo"), ("ミディアムテンポ", None, "medium"),
+    ("スローテンポのバラード", None, "slow"),
+])
+def test_japanese_moods_and_tempo_words(prompt, mode, term):
+    plan = plan_for(prompt)
+    assert plan.language == "ja"
+    if mode:
+        assert plan.mode == mode, (prompt, plan.moods)
+    if term:
+        assert TERMS[term].low <= plan.bpm <= TERMS[term].high, (prompt, plan.bpm)
+
+
+@pytest.mark.parametrize("text,language", [
+    ("三拍子の子守唄", "ja"), ("カフェで流れるボサノバ", "ja"), ("一首舒缓的歌", "zh"), ("a calm piano piece", "en"),
+    ("a koto piece with a アニソン feel", "en"), ("J-POP、明るい", "ja"),
+])
+def test_language_detection(text, language):
+    assert plan_for(text).language == language
+
+
+@pytest.mark.parametrize("prompt,term", [
+    ("慢中速的歌", "medium-slow"), ("中慢速", "medium-slow"), ("中速偏慢", "medium-slow"), ("偏慢的R&B", "medium-slow"),
+    ("节奏较慢", "medium-slow"), ("慢速", "slow"), ("缓慢", "slow"), ("舒缓", "gentle"), ("速度稍快", "medium-fast"),
+    ("中速偏快的民谣", "medium-fast"), ("不太快的歌", "medium"), ("慢摇", None),
+])
+def test_chinese_tempo_words(prompt, term):
+    plan = plan_for(prompt)
+    if term:
+        assert TERMS[term].low <= plan.bpm <= TERMS[term].high, (prompt, plan.bpm)
+    else:  # 慢摇 is a club genre, not "slow"
+        assert plan.genre == "dj dance" and plan.bpm >= 110
+
+
+@pytest.mark.parametrize("prompt,winner,loser", [
+    # a plain speed word beats a mood word with a speed; the contradiction is recorded
+    ("轻快，慢中速", "medium-slow", "upbeat"), ("一首轻快的慢歌", "slow", "upbeat"), ("欢快，慢速", "slow", "lively"),
+    ("舒缓，快节奏", "fast", "gentle"), ("upbeat and slow", "slow", "upbeat"), ("ゆっくり、軽快", "slow", "upbeat"),
+    # an Italian marking beats a speed word
+    ("Adagio, fast", "Adagio", "fast"),
+])
+def test_tempo_contradictions_are_recorded_and_resolved(prompt, winner, loser):
+    plan = plan_for(prompt)
+    assert TERMS[winner].low <= plan.bpm <= TERMS[winner].high, (prompt, plan.bpm)
+    assert any(loser in c and winner in c and c.startswith("bpm:") for c in plan.conflicts), plan.conflicts
+
+
+@pytest.mark.parametrize("prompt,bpm", [
+    # tempo in other words: at least thirty phrasings beyond "125 bpm" and "tempo of 90"
+    ("the bpm sits at 132", 132), ("132 on the metronome", 132), ("a tempo of 132", 132), ("quarter note = 132", 132),
+    ("♩=132", 132), ("♩ ≈ 96", 96), ("crotchet = 66", 66), ("quarter = 100", 100), ("metronome at 96", 96),
+    ("a metronome marking of 60", 60), ("M.M. = 72", 72), ("MM 120", 120), ("bpm: 140", 140), ("BPM=128", 128),
+    ("128BPM", 128), ("BPM hovering near 174", 174), ("tempo sitting around 84", 84), ("tempo ~ 118", 118),
+    ("the tempo is set at 76", 76), ("with a bpm of 150", 150), ("beats per minute: 90", 90),
+    ("clocking in at 124 beats a minute", 124), ("72 beats to the minute", 72),
+    ("somewhere between 120 and 130 bpm", 125),
+    ("BPM 120-130", 125), ("set the click to 100", 100), ("the groove runs at 112", 112),
+    ("the track grooves along at 118", 118), ("played at a steady 96", 96), ("pulse: 98 bpm", 98),
+    ("每分钟132拍", 132), ("速度132", 132), ("速度：96", 96), ("节拍器120", 120), ("一分钟100拍", 100),
+    ("速度定在128", 128), ("速度在140左右", 140), ("每分钟一百二十拍", 120), ("BPM 88左右", 88),
+    ("テンポ120", 120), ("テンポは90くらい", 90), ("BPM120", 120), ("テンポ：132", 132), ("毎分100拍", 100),
+])
+def test_tempo_phrasings(prompt, bpm):
+    plan = plan_for(prompt)
+    assert plan.bpm == bpm and plan.sources["bpm"] == "stated", (prompt, plan.bpm)
+
+
+@pytest.mark.parametrize("prompt", ["tempo changes 3 times", "played at 3 am", "a 1:30 jingle", "一分钟的广告音乐",
+                                    "the track runs at 3 minutes"])
+def test_numbers_that_are_no_tempo(prompt):
+    assert plan_for(prompt).sources["bpm"] != "stated"
+
+
+@pytest.mark.parametrize("prompt,beats", [
+    # metre in other words: at least thirty phrasings beyond "3/4" and "the beat counts to 3"
+    ("a 2-beat rhythm", 2), ("a two-beat feel", 2), ("a 3-count", 3), ("a three count", 3), ("counting to 2", 2),
+    ("count it in 6", 6), ("counted in three", 3), ("time signature of 3", 3), ("the meter is three", 3),
+    ("a metre of 5 beats", 5), ("beats per bar: 3", 3), ("played in three", 3), ("a tango in two", 2),
+    ("a tune in three with harp", 3), ("in waltz time", 3), ("a waltz-time ballad", 3), ("three-four time", 3),
+    ("six-eight", 6), ("a four-four groove", 4), ("twelve-eight shuffle", 12), ("in 6/8", 6), ("in five", 5),
+    ("bars of three beats", 3), ("measures of six", 6), ("one-two-three, one-two-three", 3), ("oom-pah-pah", 3),
+    ("oom-pah", 2), ("triple feel", 3), ("duple meter", 2), ("quintuple meter", 5), ("three beats to the bar", 3),
+    ("三拍子", 3), ("两拍子", 2), ("4/4拍", 4), ("每小节三拍", 3), ("三拍的节奏", 3), ("四分之三拍", 3),
+    ("八分之六拍", 6),
+    ("拍号为3/4", 3), ("3拍子", 3), ("4分の3拍子", 3), ("8分の6拍子", 6), ("ワルツ", 3), ("2拍子", 2),
+])
+def test_metre_phrasings(prompt, beats):
+    plan = plan_for(prompt)
+    assert plan.beats_per_bar == beats, (prompt, plan.time_signature)
+
+
+@pytest.mark.parametrize("prompt", ["a pop song in three parts", "it builds in three minutes", "in two minutes",
+                                    "one-two-three-four, let's go", "every 2 beats a clap", "112拍的节奏"])
+def test_numbers_that_are_no_metre(prompt):
+    plan = plan_for(prompt)
+    assert plan.time_signature == "4/4" and plan.sources["time_signature"] == "default", (prompt, plan.time_signature)
+
+
+def test_the_longest_word_wins_across_scripts():
+    # "dj舞曲" (a word ending in Chinese) beats "dj" (an English word) at the same place
+    from songfarm.models.planners import parse
+    vocabulary = parse.Vocabulary([("dj",), ("dj舞曲",), ("pop",), ("pop rock",)])
+    assert [h.entry for h in vocabulary.find("流行dj舞曲 and pop rock, dj")] == [1, 3, 0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 
 import numpy as np
 import pyloudnorm
@@ -14,10 +15,13 @@ from symusic import Note, Score, Synthesizer, Track
 from synth_fixtures import toy_plan
 
 from songfarm.models import loudness
-from songfarm.models.factory import BackendError, make_generator
-from songfarm.models.generators.soundfont import in_tune
-from songfarm.models.generators.synth import DEFAULT_SOUNDFONT, SynthConfig, SynthGenerator
+from songfarm.models.factory import BackendError, backend_version, make_generator, preflight
+from songfarm.models.generators.soundfont import _chunks, in_tune, retune
+from songfarm.models.generators.synth import (DEFAULT_SOUNDFONT, SOUNDFONT_ENV, SynthConfig, SynthGenerator,
+                                              choose_soundfont)
 from songfarm.models.request import TrackRequest
+from songfarm.models.settings import RenderSettings
+from songfarm.pipelines.core.fingerprint import fingerprint
 from songfarm.models.styles import STYLE_NAMES
 
 SR = 44100
@@ -25,7 +29,7 @@ SR = 44100
 
 @pytest.fixture(scope="module")
 def generator() -> SynthGenerator:
-    return SynthGenerator(SynthConfig(stems=True))
+    return SynthGenerator(SynthConfig(stems=True, soundfont=DEFAULT_SOUNDFONT))  # not a system FluidR3
 
 
 def _request(**kw) -> TrackRequest:
@@ -120,16 +124,81 @@ def test_batch_interface_returns_flac_of_the_right_length():
 
 def test_missing_or_bad_soundfont_is_a_clear_error(tmp_path):
     missing = tmp_path / "nope.sf2"
-    with pytest.raises(BackendError, match=f"soundfont {missing}: no such file"):
+    with pytest.raises(BackendError, match=f"option soundfont: {missing}: no such file"):
         SynthGenerator(SynthConfig(soundfont=str(missing)))
+    with pytest.raises(BackendError, match=f"option soundfont: {missing}: no such file"):
+        preflight("generator", "synth", {"soundfont": str(missing)})  # found before any rendering
     junk = tmp_path / "junk.sf2"
     junk.write_bytes(b"not a soundfont at all")
-    with pytest.raises(BackendError, match=f"soundfont {junk}: not a SoundFont 2"):
+    with pytest.raises(BackendError, match=f"soundfont: {junk}: not a SoundFont 2"):
         make_generator("synth", {"soundfont": str(junk)})
     with pytest.raises(BackendError, match="sample_rate"):
         make_generator("synth", {"sample_rate": 100})
     with pytest.raises(BackendError, match="unknown option 'sound_font'"):
         make_generator("synth", {"sound_font": "x"})
+
+
+def test_soundfont_choice_option_then_environment_then_standard_place_then_bundled(tmp_path):
+    fluid, other = tmp_path / "FluidR3_GM.sf2", tmp_path / "Other.sf2"
+    absent = str(tmp_path / "absent" / "FluidR3_GM.sf2")
+    assert choose_soundfont("", {}, [absent]) == (DEFAULT_SOUNDFONT, "bundled with pretty_midi")
+    fluid.write_bytes(b"")  # only whether the file is there decides the lookup
+    assert choose_soundfont("", {}, [absent, str(fluid)]) == (str(fluid), "its standard place")
+    env = {SOUNDFONT_ENV: str(other)}
+    assert choose_soundfont("", env, [str(fluid)]) == (str(other), f"${SOUNDFONT_ENV}")
+    assert choose_soundfont("/x/GM.sf2", env, [str(fluid)]) == ("/x/GM.sf2", "option soundfont")
+
+
+def test_the_chosen_soundfont_is_in_the_version_model_and_fingerprint(tmp_path, monkeypatch):
+    """A SoundFont from $SONGFARM_SOUNDFONT is nowhere in the job's options, yet it changes the
+    audio: the generator's version carries it, so the track's fingerprint changes."""
+    request = TrackRequest(id="t1", prompt="a pop song")
+    monkeypatch.setenv(SOUNDFONT_ENV, DEFAULT_SOUNDFONT)
+    assert backend_version("generator", "synth") == "0.1"
+    bundled = fingerprint(request, RenderSettings())
+    font = tmp_path / "MyGM.sf2"
+    font.write_bytes(open(DEFAULT_SOUNDFONT, "rb").read())
+    monkeypatch.setenv(SOUNDFONT_ENV, str(font))
+    generator = make_generator("synth")
+    assert generator.soundfont == str(font)
+    assert generator.version == f"0.1+MyGM.{font.stat().st_size}" == backend_version("generator", "synth")
+    assert generator.model == f"synth-{generator.version} MyGM.sf2"
+    assert fingerprint(request, RenderSettings()) != bundled
+    missing = tmp_path / "gone.sf2"
+    monkeypatch.setenv(SOUNDFONT_ENV, str(missing))
+    with pytest.raises(BackendError, match=rf"\${SOUNDFONT_ENV}: {missing}: no such file"):
+        preflight("generator", "synth")
+    assert backend_version("generator", "synth") == "0.1+gone"  # a fingerprint never raises
+
+
+def _pdta(parts: dict[bytes, bytes]) -> bytes:
+    body = b"pdta" + b"".join(cid + struct.pack("<I", len(b)) + b for cid, b in parts.items())
+    content = b"sfbk" + b"LIST" + struct.pack("<I", len(body)) + body
+    return b"RIFF" + struct.pack("<I", len(content)) + content
+
+
+def test_retune_moves_a_global_zones_tuning_into_its_zones():
+    """FluidR3_GM's drawbar organ: coarse tune -24 in the instrument's global zone, root key
+    72 in the zone. The retuned copy says the same in the sample header (root 96) and
+    clears the global zone's tuning (root -1 = the sample's own, coarse 0)."""
+    def gen(op, amount):
+        return struct.pack("<Hh", op, amount)
+
+    def header(name, pitch):
+        return name.ljust(20, b"\0") + struct.pack("<5I", 0, 100, 10, 90, 44100) + struct.pack("<BbHH", pitch, 0, 0, 1)
+
+    font = _pdta({b"inst": b"Organ".ljust(20, b"\0") + struct.pack("<H", 0) + b"EOI".ljust(20, b"\0")
+                  + struct.pack("<H", 2),
+                  b"ibag": struct.pack("<6H", 0, 0, 2, 0, 4, 0),
+                  b"igen": gen(51, -24) + gen(58, 60) + gen(58, 72) + gen(53, 0) + gen(0, 0),
+                  b"shdr": header(b"organ", 60) + header(b"EOS", 0)})
+    out = retune(font)
+    pdta = next(out[o: o + n] for cid, o, n in _chunks(out, 12, len(out)) if cid == b"LIST")
+    parts = {cid: pdta[o: o + n] for cid, o, n in _chunks(pdta, 4, len(pdta))}
+    igen = [struct.unpack_from("<Hh", parts[b"igen"], i) for i in range(0, len(parts[b"igen"]), 4)]
+    assert igen[:2] == [(51, 0), (58, -1)]  # the global zone no longer tunes
+    (_, root), (_, sample) = igen[2], igen[3]
+    assert root == 96 and parts[b"shdr"][46 * sample + 40] == 96  # 72 played two octaves down
 
 
 def test_retuned_soundfont_plays_in_tune():

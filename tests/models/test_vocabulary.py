@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from songfarm.models import theory
+from songfarm.models.instruments import INSTRUMENTS, ruled_out
 from songfarm.models.plan import Section, SongPlan
 from songfarm.models.request import RequestError, TrackRequest, normalise_name, safe_track_id, take_seed
 from songfarm.models.take import decode_audio, encode_audio, encode_flac, is_pcm, pack_stems, unpack_stems
@@ -167,3 +168,28 @@ def test_roman_numeral_quality_follows_case():
     assert theory.roman_to_chord("viio", 0, "major") == "Bdim"
     assert theory.roman_to_chord("IV", 5, "major") == "Bb"  # flat key spells with flats
     assert theory.roman_to_chord("bVI", 0, "major") == "Ab"
+
+
+@pytest.mark.parametrize("entry,out,kept", [
+    ("drums", ["drum kit", "electronic drums", "percussion", "chinese percussion"], ["piano", "steelpan"]),
+    ("guitar", ["acoustic guitar", "electric guitar", "distorted guitar", "nylon guitar", "bass guitar"], ["banjo"]),
+    ("strings", ["violin", "viola", "cello", "contrabass", "strings", "pizzicato strings"], ["harp", "erhu"]),
+    ("synth", ["synth lead", "synth pad", "synth pluck", "supersaw", "synth bass"], ["electric piano"]),
+    ("brass", ["trumpet", "trombone", "tuba", "french horn", "brass"], ["saxophone"]),
+    ("keys", ["piano", "electric piano", "organ", "harpsichord"], ["synth pad"]),
+    ("vocals", ["voice", "choir"], ["piano"]),
+    ("piano", ["piano", "electric piano"], ["organ"]),
+])
+def test_ruled_out_reads_names_roles_and_families(entry, out, kept):
+    assert all(ruled_out(name, [entry]) for name in out), entry
+    assert not any(ruled_out(name, [entry]) for name in kept), entry
+    assert not ruled_out("piano", [])
+
+
+def test_every_instrument_is_playable():
+    for name, inst in INSTRUMENTS.items():
+        assert 0 <= inst.program <= 127 and inst.low < inst.high, name
+        assert inst.role in ("drums", "bass", "harmony", "melody", "pad"), name
+        assert inst.is_drum == (inst.role == "drums"), name
+    for name in ("morin khuur", "hulusi", "koto", "shamisen", "shakuhachi", "tuba", "ocarina", "steelpan"):
+        assert name in INSTRUMENTS

@@ -74,6 +74,7 @@ class Melody:
     gate: float = 0.9  # legato (1.0) .. staccato (0.5)
     ornament: str = ""  # "" none, "grace" (slide from a step below), "blue" (b3 → 3 in major)
     rest: float = 0.2  # chance a phrase's second bar thins out to breathe
+    offbeats: float = 1.0  # share of the off-beat onsets kept (slow tempos keep fewer: patterns.felt_style)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""EDM: four-on-the-floor kick, claps, off-beat open hats and bass, supersaw stabs, big pad."""
+"""EDM: four-on-the-floor kick, claps, off-beat open hats and bass, supersaw stabs, big pad;
+breakdowns drop the kick and keep time on a closed hat."""
 
 from .base import Bass, Comping, Drums, Melody, Style
 
@@ -12,8 +13,8 @@ STYLE = Style(
             "clap": {"4/4": "....X.......X...", "3/4": "....X.......", "6/8": "......X....."},
             "open_hat": {"4/4": "..x...x...x...x.", "3/4": "..x...x...x.", "6/8": "..x..x..x..x"},
         },
-        pulse={
-            "kick2": {"4/4": "X...X...X...X...", "3/4": "X...X...X...", "6/8": "X.....X....."},
+        pulse={  # the breakdown: the kick drops out, a closed hat keeps the beat
+            "hat": {"4/4": "x...x...x...x...", "3/4": "x...x...x...", "6/8": "x.....x....."},
         },
         lift={"hat": {"4/4": "xxxxxxxxxxxxxxxx", "3/4": "xxxxxxxxxxxx", "6/8": "x.x.x.x.x.x."}},
         fill="snare",

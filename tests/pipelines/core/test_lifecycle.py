@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from songfarm.models.request import TrackRequest, take_seed
 from songfarm.models.settings import RenderSettings
 from songfarm.models.verdict import Check, Verdict
@@ -79,3 +81,21 @@ def test_a_failing_take_beside_a_good_one_is_only_recorded():
     d = life.close_round([take(0, 0, 0.0, status="failed"), take(0, 1, 0.7)])
     assert d.kind == "accept" and d.take["candidate"] == 1
     assert life.takes[0]["error"] == "generator: boom" and life.takes[0]["score"] is None
+
+
+def test_usage_columns_sum_every_take_of_every_round():
+    """Wall, CPU and GPU seconds per stage over all takes: one plan serves a round's candidates,
+    and GPU seconds are the wall seconds times the GPUs the actor held."""
+    from songfarm.pipelines.delivery import manifest
+
+    life = TrackLifecycle(request(), RenderSettings(min_score=0.99, max_attempts=2))
+    usage = {"plan_s": 0.2, "planner_cpu_s": 0.1, "generate_s": 2.0, "generator_cpu_s": 1.5, "generator_gpus": 0.5,
+             "verify_s": 0.4, "verifier_cpu_s": 0.3, "verifier_gpus": 0.25}
+    life.close_round([{**take(0, c, 0.5), **usage} for c in range(2)])
+    life.close_round([{**take(1, c, 0.6), **usage} for c in range(2)])
+    row = life.manifest_values({})
+    assert row["planner_wall_s"] == pytest.approx(0.4) and row["planner_cpu_s"] == pytest.approx(0.2)
+    assert row["generator_wall_s"] == pytest.approx(8.0) and row["generator_cpu_s"] == pytest.approx(6.0)
+    assert row["generator_gpu_s"] == pytest.approx(4.0) and row["verifier_gpu_s"] == pytest.approx(0.4)
+    assert row["planner_gpu_s"] == 0.0
+    assert manifest.make_row(job="j", **row)["generator_gpu_s"] == pytest.approx(4.0)

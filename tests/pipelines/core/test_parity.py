@@ -21,6 +21,7 @@ import soundfile as sf
 import yaml
 
 from songfarm.jobs.cli import main
+from songfarm.pipelines.delivery import manifest
 from songfarm.pipelines.delivery.manifest import current_rows
 from songfarm.pipelines.delivery.storage import open_storage
 
@@ -28,7 +29,7 @@ PROMPT = "lo-fi hip hop beat, 70 bpm, vinyl crackle"  # at 3 s its takes miss th
 SEED, DURATION, CANDIDATES, MIN_SCORE, MAX_ATTEMPTS = 5, 3, 2, 0.9, 2
 # Columns that differ by where and when a track ran, not by what was rendered.
 WHERE_AND_WHEN = {"job", "rendered_at", "plan_s", "generate_s", "verify_s", "sink_s", "node", "audio_file",
-                  "audio_uri", "audio_bytes", "audio_sha256", "midi_file", "midi_uri"}
+                  "audio_uri", "audio_bytes", "audio_sha256", "midi_file", "midi_uri", *manifest.USAGE_COLUMNS}
 
 
 def _free_port() -> int:

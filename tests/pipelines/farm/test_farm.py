@@ -102,7 +102,7 @@ def test_job_to_disk_with_a_failing_row(ray_session, tmp_path, capsys):
     again = load_job(tmp_path / "renders" / "disk" / "job.yaml")
     assert sorted(t.id for t in again.tracks) == ["disk-0", "disk-1", "disk-2"] and again.settings.delivery.stems
     report = store.read_bytes("report.html").decode()
-    assert f'href="{rows["disk-0"]["audio_file"]}"' in report
+    assert rows["disk-0"]["audio_file"] in report  # the page's row data names the file (relative path)
 
     # status: counts and the failure with its error.
     assert main(["status", str(tmp_path / "renders" / "disk")]) == 0
@@ -189,6 +189,36 @@ def test_stage_that_cannot_start_stops_the_job_with_its_reason(ray_session, tmp_
     with pytest.raises(SongfarmError, match=r"backends.verifier \(clap\): checkpoint .*no-clap: does not exist"):
         Farm(job, Sink(store, job.name, job.settings.delivery), FarmConfig(progress_bars=False)).run(job.tracks)
     assert current_rows(store) == {}  # nothing delivered, nothing half-written
+
+
+RAY_LINES = ("Connecting to existing Ray cluster", "core_worker.cc", "Execution plan of Dataset", "Running Dataset",
+             "\tINFO ", "\tWARNING ")
+
+
+def test_rays_lines_go_to_the_runs_log_and_to_the_terminal_only_with_verbose(ray_session, tmp_path):
+    """`songfarm render` as its own driver process (joining the session's Ray, so the C++
+    core's once-per-process core_worker.cc line comes from it), without and with --verbose."""
+    job = write_job(tmp_path, "quiet", 1)
+    address = ray_session.get_runtime_context().gcs_address
+
+    def render(*options):
+        done = subprocess.run([sys.executable, "-m", "songfarm.jobs.cli", "render", str(job), "--address", address,
+                               *options], capture_output=True, text=True, timeout=240, start_new_session=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout, done.stderr
+
+    out, err = render()
+    assert not [line for line in err.splitlines() if any(ray in line for ray in RAY_LINES)], err
+    assert err.startswith("songfarm: job quiet: 1 tracks") and all(line.startswith("songfarm: ") for line in
+                                                                     err.splitlines())
+    [log] = (tmp_path / "renders" / "quiet" / "logs").glob("render-*.log")
+    assert out.splitlines()[-1] == f"log: {log}" and "report: " in out
+    text = log.read_text()
+    assert all(ray in text for ray in RAY_LINES[:3]) and "songfarm: job quiet finished" in text
+    assert "songfarm: placement generator: 1 nodes" in text  # kept for the record, not shown
+
+    _, err = render("--force", "--verbose")
+    assert all(ray in err for ray in RAY_LINES[:4]), err  # Ray's own lines and progress dumps, as before
 
 
 def test_killed_driver_resumes_without_duplicates(ray_session, tmp_path, capsys):
