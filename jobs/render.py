@@ -162,7 +162,8 @@ def render(args: argparse.Namespace) -> int:
         lease.acquire(wait=bool(getattr(args, "wait", False)))
         return _render_held(args, job, storage, lease, rerender, say, log)
     except BaseException:
-        if log.opened:  # the error's own line follows (jobs/cli.py)
+        if log.opened:  # a render had begun: report what was delivered; the error's own line follows (jobs/cli.py)
+            _report_what_landed(storage, job, say)
             print(f"songfarm: this run's log: {log.uri}", file=sys.stderr, flush=True)
         raise
     finally:
@@ -170,6 +171,19 @@ def render(args: argparse.Namespace) -> int:
         lease.release()  # nothing to do when it was never taken
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _report_what_landed(storage, job, say) -> None:
+    """After an interrupted or failed run: the report of what the manifest holds now, so the
+    morning's page exists however the night ended. The store may be what failed: then only
+    a line says so, and the run's own error stands."""
+    from ..pipelines.delivery.manifest import current_rows
+    from .report import write_report
+
+    try:
+        say(f"songfarm: report of what was delivered: {write_report(storage, job, current_rows(storage))}")
+    except Exception as exc:
+        say(f"songfarm: could not write the report: {type(exc).__name__}: {exc}")
 
 
 def _close_log(log, say) -> None:

@@ -304,6 +304,8 @@ def test_sigterm_is_an_interrupt(tmp_path, drivers, capsys):
     text = status_text(store, capsys)
     assert "last run: interrupted" in text and "driver:" not in text, text  # lease released
     assert not store.exists(LEASE_FILE)
+    assert "songfarm: report of what was delivered: " in d.err  # the morning's page, however the night ended
+    assert store.exists("report.html")
 
 
 def wait_for_port(port: int, timeout: float = 30) -> None:
