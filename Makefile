@@ -31,8 +31,9 @@ test: $(FULL)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
-bench: $(BASE)
-	$(PY) bench/bench_engine.py
+# Every benchmark, one table, JSON in bench/results/, figures into the README (bench/run_all.py).
+bench: $(FULL)
+	$(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) renders bench/results

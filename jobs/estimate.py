@@ -90,6 +90,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from ..cluster.profiles import fused_pool
 from ..models.errors import SongfarmError
 from ..models.job import Job
 from ..models.prices import Prices, held_resource_hours, priced_hours
@@ -244,8 +245,6 @@ def track_seconds(t: TrackRequest) -> float:
     return float(t.duration_s if t.duration_s is not None else DEFAULT_DURATION_S)
 
 
-
-
 def _samples(row: dict[str, Any]) -> dict[str, tuple[float, float | None, float | None]]:
     """One track's measurements: stage → (seconds of audio, wall s per unit, CPU s per unit).
     `row` has the manifest's columns (a manifest row, or a calibration track's values); rows
@@ -355,7 +354,8 @@ def _fit_run(record: dict[str, Any], costs: Costs, audio_s: float) -> tuple[floa
         tracks = int(record.get("to_render") or 0)
         if record.get("state") != "finished" or first <= 0 or wall <= 0 or rounds < 1 or tracks < 1:
             return None
-        pools = record["pools"]
+        fused = bool(record.get("fused"))
+        pools = {s: record["pools"]["fused" if fused else s] for s in STAGES}
         work = {s: _number(record["stage_s"].get(STAGE_WALL[s].removesuffix("_s"))) for s in STAGES}
         cpu_work = {s: _number(record["stage_cpu_s"].get(s)) for s in STAGES}
         actors = {s: max(1, int(_number(pools[s].get("actors")))) for s in STAGES}
@@ -366,8 +366,8 @@ def _fit_run(record: dict[str, Any], costs: Costs, audio_s: float) -> tuple[floa
     one = _one_track(costs, audio_s, round(costs.candidates))
     group = _group(batches, round(costs.candidates), tracks)
     slowest = max(STAGES, key=lambda s: work[s] / actors[s])
-    busy = _busy(work, cpu_work, actors, cpus)
-    unexplained = wall - busy - rounds * group * (sum(one.values()) - one[slowest])
+    busy = _busy(work, cpu_work, actors, cpus, fused)
+    unexplained = wall - busy - (0.0 if fused else rounds * group * (sum(one.values()) - one[slowest]))
     start = max(0.0, min(first - group * sum(one.values()), unexplained / rounds))
     if busy <= rounds * start:
         return start, None
@@ -427,8 +427,6 @@ def calibrate(job: Job, n: int = CALIBRATION_TRACKS, log: Callable[[str], None] 
     return costs
 
 
-
-
 def _stage_seconds(cost: StageCost, stage: str, t: TrackRequest) -> float:
     """Seconds one round of track t takes at a stage (its candidates' takes)."""
     return cost.seconds(track_seconds(t)) * (1 if stage == "planner" else t.candidates)
@@ -470,10 +468,15 @@ def _size_pools(job: Job, work: dict[str, float], tracks: list[TrackRequest], cl
             free[k] = free.get(k, totals.get(k, 0.0)) - v
 
 
-def _busy(work: dict[str, float], cpu_work: dict[str, float], actors: dict[str, int], cpus: float) -> float:
-    """Seconds a round's streaming takes: its slowest stage's work over its actors, or the
-    cluster's CPUs' share of every stage's CPU seconds when that is longer."""
-    stream = max(work[s] / max(1, actors[s]) for s in STAGES)
+def _busy(work: dict[str, float], cpu_work: dict[str, float], actors: dict[str, int], cpus: float,
+          fused: bool = False) -> float:
+    """Seconds a round's streaming takes: its slowest stage's work over its actors (with
+    fused stages, every stage's work over the one pool's actors), or the cluster's CPUs'
+    share of every stage's CPU seconds when that is longer."""
+    if fused:
+        stream = sum(work.values()) / max(1, actors["generator"])
+    else:
+        stream = max(work[s] / max(1, actors[s]) for s in STAGES)
     return max(stream, sum(cpu_work.values()) / cpus if cpus > 0 else 0.0)
 
 
@@ -483,7 +486,11 @@ def predict(job: Job, tracks: list[TrackRequest], costs: Costs, cluster: Cluster
     n = len(tracks)
     work = {s: sum(_stage_seconds(costs.wall[s], s, t) for t in tracks) for s in STAGES}  # s of a full round
     cpu_work = {s: sum(_stage_seconds(costs.cpu[s], s, t) for t in tracks) for s in STAGES}
-    actors = _size_pools(job, work, tracks, cluster) if n else {s: job.resources[s].min_actors for s in STAGES}
+    fused = fused_pool(job.resources)  # the farm fuses such stages (pipelines/farm/round.py)
+    if fused is not None:  # one pool at its minimum: every embedded profile has min = max
+        actors = {s: fused.min_actors for s in STAGES}
+    else:
+        actors = _size_pools(job, work, tracks, cluster) if n else {s: job.resources[s].min_actors for s in STAGES}
     bottleneck = max(STAGES, key=lambda s: work[s] / max(1, actors[s]))
     # A round streams its tracks through the slowest stage; before it the first group of
     # tracks has to come through the stages upstream and after it the last group through
@@ -492,16 +499,19 @@ def predict(job: Job, tracks: list[TrackRequest], costs: Costs, cluster: Cluster
     mean_c = max(1, round(statistics.fmean(t.candidates for t in tracks))) if n else 1
     one = _one_track(costs, mean_s, mean_c)
     group = _group({s: job.resources[s].batch_size for s in STAGES}, mean_c, n)
-    tail = group * (sum(one.values()) - one[bottleneck]) if n else 0.0
+    # Fused, a track's whole round is one actor's work: no stage waits on another's tail.
+    tail = group * (sum(one.values()) - one[bottleneck]) if n and fused is None else 0.0
     actor_start = DEFAULT_ACTOR_START_S if costs.actor_start_s is None else costs.actor_start_s
     overhead = DEFAULT_OVERHEAD if costs.overhead is None else costs.overhead
     ray_start = costs.ray_start_s if costs.ray_start_s is not None else \
         DEFAULT_RAY_START_S["local" if cluster.local else "cluster"]
     shares = [1.0] + [r for r in costs.reach[1:job.settings.max_attempts] if n * r >= 0.5] if n else []
-    busy = sum(share * _busy(work, cpu_work, actors, cluster.cpus) * (1 + overhead) + tail for share in shares)
+    busy = sum(share * _busy(work, cpu_work, actors, cluster.cpus, fused is not None) * (1 + overhead) + tail
+               for share in shares)
     wall_s = ray_start + len(shares) * actor_start + busy
-    pools = {s: {"actors": actors[s], "num_cpus": job.resources[s].num_cpus, "num_gpus": job.resources[s].num_gpus,
-                 "resources": dict(job.resources[s].resources)} for s in STAGES}
+    held = {"fused": fused} if fused is not None else {s: job.resources[s] for s in STAGES}
+    pools = {name: {"actors": fused.min_actors if name == "fused" else actors[name], "num_cpus": res.num_cpus,
+                    "num_gpus": res.num_gpus, "resources": dict(res.resources)} for name, res in held.items()}
     resource_hours, node_hours = priced_hours(job.prices, pools, cluster.nodes, wall_s)
     if not job.prices.given:
         resource_hours = held_resource_hours(pools, wall_s)
@@ -522,8 +532,6 @@ def predict(job: Job, tracks: list[TrackRequest], costs: Costs, cluster: Cluster
         resource_hours={k: round(v, 4) for k, v in resource_hours.items()},
         node_hours={k: round(v, 4) for k, v in node_hours.items()},
         made_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-
 
 
 
@@ -589,8 +597,6 @@ def pool_lines(job: Job, cluster: Cluster) -> list[str]:
                + ("; an autoscaler can add nodes" if cluster.autoscaler else ""))
     out += [f"  note: {note}" for note in cluster.notes]
     return out
-
-
 
 
 def estimate_for_render(job: Job, todo: list[TrackRequest], cluster_cpus: float, cluster_gpus: float,

@@ -212,9 +212,10 @@ def estimate_view(run: dict[str, Any], rows: list[dict[str, Any]], prices: Price
              ("rounds per track", est.get("attempts"),
               sum(int(r.get("attempts") or 0) for r in landed) / len(landed) if landed else None)]
     for stage in STAGES:
+        pool = pools.get(stage) or pools.get("fused") or {}  # a fused pool's actors ran every stage
         pairs += [(f"{stage} wall seconds", (est.get("stage_s") or {}).get(stage), stage_s.get(RUN_STAGE_S[stage])),
                   (f"{stage} CPU seconds", (est.get("stage_cpu_s") or {}).get(stage), cpu_s.get(stage)),
-                  (f"{stage} actors", (est.get("actors") or {}).get(stage), (pools.get(stage) or {}).get("actors"))]
+                  (f"{stage} actors", (est.get("actors") or {}).get(stage), pool.get("actors"))]
     for kind, got in (("resource_hours", resource_hours), ("node_hours", node_hours)):
         pairs += [(f"{name} hours held", hours, got.get(name)) for name, hours in (est.get(kind) or {}).items()]
     pairs.append(("cost", est.get("cost"), run_cost(run, prices)))

@@ -13,7 +13,9 @@ Written by the farm when a run ends, however it ends (finished, failed, interrup
     stage_s            {plan, generate, verify, sink: wall seconds summed over every take}
     stage_cpu_s        {planner, generator, verifier: CPU seconds summed over every take}
     pools              {stage: {actors (distinct actors seen), min_actors, max_actors, num_cpus,
-                        num_gpus, resources, batch_size}}
+                        num_gpus, resources, batch_size}}, or {"fused": {…}} when one pool ran
+                        every stage (pipelines/farm/round.py)
+    fused              true when the stages shared one pool
     nodes              {Ray node id: {ip, resources {name: amount}}}: every node seen alive
     placement          {stage: {node id: take rows}}; lost_nodes {node id: ip}
     retried_takes      {track_id: repeated take rows ignored}

@@ -29,6 +29,7 @@ is the caller's (jobs/progress.py), so the farm runs the same without a terminal
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -47,13 +48,14 @@ from ..core.lifecycle import TrackLifecycle
 from ..delivery import manifest, runs
 from ..delivery.sink import Sink
 from ..delivery.storage import StorageError
-from .round import round_dataset
+from .round import pools, round_dataset
 
 
 @dataclass
 class FarmConfig:
     progress_s: float = 5.0  # seconds between progress.json updates (and heartbeat progress between deliveries)
     progress_bars: bool = True  # Ray Data's own per-operator progress bars and dumps (songfarm render: --verbose)
+    fuse: bool = True  # stages that ask for the same kind of node share one pool (pipelines/farm/round.py)
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ class Farm:
         self._actors: dict[str, set[str]] = {stage: set() for stage in STAGES}  # Ray actor ids seen
         self._node_resources: dict[str, dict[str, Any]] = {}  # node id → {ip, resources} of every node seen
         self._run_path = runs.run_name()
+        self._pools = pools(self.job, self.config.fuse)
         self._run_extra = dict(run_extra or {})
         self._watch_nodes()
         stop = threading.Event()
@@ -202,10 +205,9 @@ class Farm:
             self._watch_nodes()  # a node lost in the last moments is still named
             self._finish(state)
             self._log_placement()
-        stage_s = {k: sum(life.stage_s[k] for life in self._lives.values()) for k in ("plan", "generate", "verify")}
-        cpu_s = {k: sum(life.stage_cpu_s[k] for life in self._lives.values()) for k in STAGES}
+        stage_s, cpu_s = self._stage_totals()
         return FarmResult(total=len(requests), counts=dict(self._counts), wall_s=time.monotonic() - self._t0,
-                          rounds=self._round, stage_s={**stage_s, "sink": self._sink_s}, stage_cpu_s=cpu_s,
+                          rounds=self._round, stage_s=stage_s, stage_cpu_s=cpu_s,
                           failures=list(self._failures), first_take_s=self._first_take_s,
                           placement={k: dict(v) for k, v in self._placement.items()}, lost_nodes=dict(self._lost),
                           retried_takes=dict(self._retried))
@@ -275,16 +277,22 @@ class Farm:
             lost = f"{self.sink.buffered} manifest rows not written (those tracks render again on resume); "
             self.log(f"songfarm: could not record the run's end ({state}): {lost if self.sink.buffered else ''}{exc}")
 
+    def _stage_totals(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(wall s per step: plan, generate, verify, sink; CPU s per stage) over every take so far."""
+        lives = self._lives.values()
+        wall = {k: sum(life.stage_s[k] for life in lives) for k in ("plan", "generate", "verify")}
+        cpu = {k: sum(life.stage_cpu_s[k] for life in lives) for k in STAGES}
+        return {**wall, "sink": self._sink_s}, cpu
+
     def _run_record(self, state: str) -> dict[str, Any]:
         """The run's record (fields in pipelines/delivery/runs.py)."""
         job = self.job
-        pools = {}
-        for stage in STAGES:
-            res = job.resources[stage]
-            pools[stage] = {"actors": len(self._actors[stage] - {""}) or res.min_actors,
-                            "min_actors": res.min_actors, "max_actors": res.max_actors, "num_cpus": res.num_cpus,
-                            "num_gpus": res.num_gpus, "resources": dict(res.resources), "batch_size": res.batch_size}
-        lives = self._lives.values()
+        # The asks of each pool, and the distinct actors that ran (its minimum outside Ray);
+        # a fused pool's actors run every stage, so they are counted once, by the generator's.
+        seen = {name: len(self._actors["generator" if name == "fused" else name] - {""}) for name in self._pools}
+        asks = {name: {**dataclasses.asdict(res), "actors": seen[name] or res.min_actors}
+                for name, res in self._pools.items()}
+        stage_s, cpu_s = self._stage_totals()
         return {
             "job": job.name, "state": state, "started_at": self._started_at,
             "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -292,10 +300,8 @@ class Farm:
             "first_take_s": self._first_take_s, "to_render": len(self._lives), "rounds": self._round,
             "total": self._extra.get("total", len(self._lives)), "skipped": self._extra.get("skipped", 0),
             "counts": dict(self._counts),
-            "stage_s": {**{k: sum(life.stage_s[k] for life in lives) for k in ("plan", "generate", "verify")},
-                        "sink": self._sink_s},
-            "stage_cpu_s": {k: sum(life.stage_cpu_s[k] for life in lives) for k in STAGES},
-            "pools": pools, "nodes": dict(self._node_resources),
+            "stage_s": stage_s, "stage_cpu_s": cpu_s,
+            "pools": asks, "fused": "fused" in self._pools, "nodes": dict(self._node_resources),
             "placement": {k: dict(v) for k, v in self._placement.items()}, "lost_nodes": dict(self._lost),
             "retried_takes": dict(self._retried), "estimate": None,
             "prices": job.prices.to_dict() if job.prices.given else None,
@@ -307,7 +313,11 @@ class Farm:
                  f"{len(rows)} tracks")
         self._watch_nodes()
         open_tracks: dict[str, _Open] = {}
-        for batch in round_dataset(self.job, rows).iter_batches(batch_size=None, batch_format="numpy",
+        if self._round == 1:
+            self.record("songfarm: pools: " + ", ".join(
+                f"{name} {res.min_actors}-{res.max_actors} actors × {res.num_cpus:g} CPU"
+                + (f" {res.num_gpus:g} GPU" if res.num_gpus else "") for name, res in self._pools.items()))
+        for batch in round_dataset(self.job, rows, self.config.fuse).iter_batches(batch_size=None, batch_format="numpy",
                                                                prefetch_batches=1):
             if self._first_take_s is None:
                 self._first_take_s = time.monotonic() - self._t0

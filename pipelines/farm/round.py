@@ -1,32 +1,53 @@
-"""One render round as a Ray Data pipeline: track rows through the three stage actor pools.
+"""One render round as a Ray Data pipeline: track rows through the stage actor pools.
+
+Stages with their own pools (a GPU generator, a fractional-GPU verifier):
 
     track rows ─► planner pool ─► generator pool ─► verifier pool ─► (the driver)
     (1 per track)                 (1 row per take)  (verdict per take)
 
-Each pool's actors hold a `StageShell` (pipelines/core/shell.py), the same shell a Serve
-replica holds. Crashed actors are restarted by Ray and their batches retried (Ray Data's
-actor pools default to max_restarts=-1 and max_task_retries=-1; passing them explicitly
-goes through the `ray_remote_args` that Ray 2.60 deprecates, so the defaults stand).
+Stages that ask for the same kind of node (every embedded backend) fuse into one pool
+(cluster.profiles.fused_pool), whose actors run a track's whole round in one process:
+
+    track rows ─► fused pool: planner → generator → verifier → the round's best take in
+                  the delivery format, the other takes without audio ─► (the driver)
+
+Each actor holds `StageShell`s (pipelines/core/shell.py), the shell a Serve replica holds,
+so a take carries the same provenance columns either way. Crashed actors are restarted by
+Ray and their batches retried (Ray Data's actor pools default to max_restarts=-1 and
+max_task_retries=-1; passing them explicitly goes through the `ray_remote_args` that Ray
+2.60 deprecates, so the defaults stand).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from ...cluster.profiles import fused_pool
 from ...models.errors import SongfarmError
 from ...models.job import Job
-from ...models.settings import STAGES, RenderSettings
+from ...models.settings import STAGES, Delivery, RenderSettings, StageResources
 from ...models.stages import batch_of, rows_of
+from ..core.lifecycle import round_best, usable
 from ..core.shell import Batch, StageShell
+from ..delivery.sink import delivered_audio
 
 
-class _StageActor(StageShell):
-    """A pool actor of one stage (one class per stage, so Ray Data names the operators).
+def _setup_failed(batch: Batch, stage: str, error: SongfarmError) -> Batch:
+    """Every row of `batch` answered with the error that kept `stage` from being built.
 
-    A user error in building the backend (a missing checkpoint, an option only the model can
+    A user error in building a backend (a missing checkpoint, an option only the model can
     refuse) would reach the driver as Ray's ActorDiedError, which keeps the cause only as
     text. The actor stays up instead and answers every row with the error as data in the
     `setup_error` column; the driver stops the job with it (Farm._run_round)."""
+    rows = rows_of(batch)
+    for row in rows:
+        row.update(status="failed", error=str(error), error_stage=stage, setup_error=str(error))
+    return batch_of(rows, batch)
+
+
+class _StageActor(StageShell):
+    """A pool actor of one stage (one class per stage, so Ray Data names the operators)."""
 
     stage = ""
 
@@ -40,11 +61,7 @@ class _StageActor(StageShell):
     def __call__(self, batch: Batch, **kwargs: Any) -> Batch:
         if self.setup_error is None:
             return super().__call__(batch, **kwargs)
-        rows = rows_of(batch)
-        for row in rows:
-            row.update(status="failed", error=str(self.setup_error), error_stage=self.stage,
-                       setup_error=str(self.setup_error))
-        return batch_of(rows, batch)
+        return _setup_failed(batch, self.stage, self.setup_error)
 
 
 class PlannerActor(_StageActor):
@@ -62,19 +79,72 @@ class VerifierActor(_StageActor):
 ACTORS = {"planner": PlannerActor, "generator": GeneratorActor, "verifier": VerifierActor}
 
 
-def round_dataset(job: Job, rows: list[dict[str, Any]]):
+class FusedActor:
+    """planner → generator → verifier in one process: a track row in, its verified takes out.
+
+    Takes pass between the stages as float PCM in this process (no FLAC encode and decode).
+    Only the round's best usable take can become the track's kept take (lifecycle.round_best),
+    so only its audio leaves the actor, already in the delivery format and rate (the sink
+    passes it through untouched); the other takes leave with their verdicts and no audio,
+    which keeps the object store and the driver's work to one take per track and round."""
+
+    def __init__(self, settings: RenderSettings):
+        self.delivery: Delivery = settings.delivery
+        self.shells: dict[str, StageShell] = {}
+        self.setup_error: tuple[str, SongfarmError] | None = None
+        for stage in STAGES:
+            try:
+                self.shells[stage] = StageShell.for_settings(stage, settings)
+            except SongfarmError as exc:
+                self.setup_error = (stage, exc)
+                return
+
+    def __call__(self, batch: Batch) -> Batch:
+        if self.setup_error is not None:
+            return _setup_failed(batch, *self.setup_error)
+        batch = self.shells["planner"](batch)
+        batch = self.shells["generator"](batch, audio_encoding="pcm")
+        return self._keep_best_audio(self.shells["verifier"](batch))
+
+    def _keep_best_audio(self, batch: Batch) -> Batch:
+        rows = rows_of(batch)
+        by_track: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_track.setdefault(str(row["track_id"]), []).append(row)
+        fmt, rate = self.delivery.format, int(self.delivery.sample_rate)
+        for takes in by_track.values():
+            good = [t for t in takes if usable(t)]
+            best = round_best(good) if good else None
+            for take in takes:
+                if take is best:
+                    take["audio"] = delivered_audio(bytes(take["audio"]), fmt, rate)[0]
+                else:
+                    take.update(audio=b"", midi=b"", stems=b"")
+        return batch_of(rows, batch)
+
+
+def pools(job: Job, fuse: bool = True) -> dict[str, StageResources]:
+    """The round's actor pools in pipeline order: {"fused": pool} where the stages fuse
+    (and `fuse` allows it), else one pool per stage."""
+    fused = fused_pool(job.resources) if fuse else None
+    return {"fused": fused} if fused is not None else {stage: job.resources[stage] for stage in STAGES}
+
+
+def round_dataset(job: Job, rows: list[dict[str, Any]], fuse: bool = True):
     """The lazy Ray Data pipeline of one round over `rows` (lifecycle.next_round() rows)."""
     import ray.data
     from ray.data import ActorPoolStrategy
 
     # One request per block, so the first tracks reach the generator while others are planned.
     ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-    for stage in STAGES:
-        res = job.resources[stage]
+    for name, res in pools(job, fuse).items():
+        # No more actors than the round has tracks for a pool that takes track rows (a
+        # 1-track round on 2 cores starts one fused actor; Ray Data warns of idle ones).
+        cap = len(rows) if name != "verifier" else max(1, sum(len(json.loads(r["seeds"])) for r in rows))
         ds = ds.map_batches(
-            ACTORS[stage],
+            FusedActor if name == "fused" else ACTORS[name],
             fn_constructor_kwargs={"settings": job.settings},
-            compute=ActorPoolStrategy(min_size=res.min_actors, max_size=res.max_actors),
+            compute=ActorPoolStrategy(min_size=min(res.min_actors, cap), max_size=min(res.max_actors, cap)),
             batch_size=res.batch_size,
             num_cpus=res.num_cpus,
             num_gpus=res.num_gpus,

@@ -110,13 +110,18 @@ def test_no_history_and_odd_history(tmp_path):
     assert estimate_for_render(job, job.tracks, 2, 0) is None
 
 
-def test_the_model_streams_through_the_slowest_stage():
-    job = load_job_dict({"duration_s": 10, "candidates": 1, "max_attempts": 3})
-    costs = Costs(wall={"planner": StageCost(0.0, 0.01), "generator": StageCost(1.0, 0.1),
+TOY_COSTS = Costs(wall={"planner": StageCost(0.0, 0.01), "generator": StageCost(1.0, 0.1),
                         "verifier": StageCost(0.0, 0.05)},
                   cpu={s: StageCost() for s in STAGES}, reach=[1.0, 0.5, 0.01], source="history", detail="toy",
                   ray_start_s=5.0, actor_start_s=2.0, overhead=0.0)
-    cluster = Cluster("toy", cpus=8, gpus=0, nodes=[{"CPU": 8.0}], local=True)
+
+
+def test_the_model_streams_through_the_slowest_stage():
+    """Separate pools (the generator asks for nodes of its own kind: a custom resource)."""
+    job = load_job_dict({"duration_s": 10, "candidates": 1, "max_attempts": 3})
+    job.resources["generator"].resources = {"gen": 1.0}
+    costs = TOY_COSTS
+    cluster = Cluster("toy", cpus=8, gpus=0, nodes=[{"CPU": 8.0, "gen": 2.0}], local=True)
     est = predict(job, job.tracks, costs, cluster)
     # 10 tracks: generator 2 s a take, 2 actors (max_actors 2) → 10 s a round; verifier 0.5 s, planner 0.1 s.
     assert est.actors == {"planner": 1, "generator": 2, "verifier": 1} and est.bottleneck == "generator"
@@ -130,6 +135,17 @@ def test_the_model_streams_through_the_slowest_stage():
     assert predict(job, job.tracks, costs, cluster).wall_s == pytest.approx(est.wall_s + 2 * 3 * tail, abs=0.1)
     assert est.cost is None and est.currency is None
     assert Estimate.from_dict(json.loads(json.dumps(est.to_dict()))) == est
+
+
+def test_fused_stages_stream_every_stage_through_one_pool():
+    """Pools that ask for the same kind of node fuse (cluster.profiles.fused_pool): the three
+    1-CPU minimum pools become 3 actors that each run a track's whole round."""
+    job = load_job_dict({"duration_s": 10, "candidates": 1, "max_attempts": 3})
+    cluster = Cluster("toy", cpus=8, gpus=0, nodes=[{"CPU": 8.0}], local=True)
+    est = predict(job, job.tracks, TOY_COSTS, cluster)
+    assert est.actors == {"planner": 3, "generator": 3, "verifier": 3} and est.rounds == 2
+    one_round = 10 * (0.1 + 2.0 + 0.5) / 3  # every stage's work over the pool, no stage's tail
+    assert est.wall_s == pytest.approx(5.0 + 2 * 2.0 + one_round * 1.5, abs=0.1)
 
 
 def load_job_dict(defaults):
@@ -151,10 +167,15 @@ def test_cpu_bound_and_prices():
                   reach=[1.0], source="calibration", detail="toy", ray_start_s=0.0, actor_start_s=0.0, overhead=0.0)
     one_cpu = Cluster("toy", cpus=1, gpus=0, nodes=[{"CPU": 1.0}], local=True)
     est = predict(job, job.tracks, costs, one_cpu)
-    # 30 CPU seconds of work on 1 CPU is longer than the stream (10 s): 30 s + a tail of 2 s.
+    # 30 CPU seconds of work on 1 CPU is longer than the stream (30 s over the fused pool's
+    # 3 actors: 10 s), and a fused pool has no stage's tail: 30 s.
+    assert est.wall_s == pytest.approx(30.0) and est.actors["generator"] == 3
+    assert est.cost == pytest.approx(3 * 30.0) and est.currency == "USD"  # 3 actors × 1 CPU held
+    assert est.resource_hours == {"CPU": pytest.approx(3 * 30.0 / 3600, abs=1e-4)}
+    job.resources["generator"].resources = {"gen": 1.0}  # separate pools: the tail of 2 s comes back
+    est = predict(job, job.tracks, costs, Cluster("toy", cpus=1, gpus=0, nodes=[{"CPU": 1.0, "gen": 1.0}], local=True))
     assert est.wall_s == pytest.approx(32.0) and est.actors["generator"] == 1  # no room for a second one
-    assert est.cost == pytest.approx(3 * 32.0) and est.currency == "USD"
-    assert est.resource_hours == {"CPU": pytest.approx(3 * 32.0 / 3600, abs=1e-4)}
+    assert est.cost == pytest.approx(3 * 32.0)
 
 
 def test_priced_node_types_bill_whole_nodes():

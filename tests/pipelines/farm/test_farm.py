@@ -137,7 +137,8 @@ def test_job_to_s3_round_trips(ray_session, s3_server, s3_bucket, tmp_path, caps
 
 
 def _generator_pids(ray) -> list[int]:
-    """Pids of this cluster's live generator actors (Ray titles the process after the actor)."""
+    """Pids of this cluster's live actors that render takes: a generator pool's, or the fused
+    pool's where the stages share one (Ray titles the process after the actor)."""
     from ray._private.internal_api import get_state_from_address
 
     state = get_state_from_address(ray.get_runtime_context().gcs_address)
@@ -148,7 +149,7 @@ def _generator_pids(ray) -> list[int]:
             title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if "GeneratorActor" in title:
+        if "GeneratorActor" in title or "FusedActor" in title:
             out.append(pid)
     return out
 
@@ -336,3 +337,23 @@ def test_store_down_mid_job_fails_clearly_and_keeps_what_was_delivered(ray_sessi
             server.stop()
         if restarted is not None:
             restarted.stop()
+
+
+def test_fused_and_separate_pools_deliver_the_same_tracks(ray_session, tmp_path):
+    """CPU-only stages fuse into one pool (a track's round in one process, takes as PCM, only
+    the round's best take's audio leaves the actor); a pool per stage sends every take as
+    FLAC. The decisions, the takes kept and the delivered bytes are the same either way."""
+    job = load_job(write_job(tmp_path, "fuse", 3, defaults={"candidates": 2, "max_attempts": 2}))
+    delivered = {}
+    for fuse in (True, False):
+        store = open_storage(f"{tmp_path}/{'fused' if fuse else 'separate'}")
+        Farm(job, Sink(store, job.name, job.settings.delivery), FarmConfig(progress_bars=False, fuse=fuse),
+             log=lambda line: None).run(job.tracks)
+        rows = current_rows(store)
+        for row in rows.values():
+            check_delivered(store, row)
+        [record] = [json.loads(store.read_bytes(p)) for p in store.list("runs/")]
+        assert record["fused"] is fuse and ("fused" in record["pools"]) is fuse
+        delivered[fuse] = {tid: (r["status"], r["attempts"], r["take_seed"], r["audio_sha256"], round(r["score"], 3))
+                           for tid, r in rows.items()}
+    assert delivered[True] == delivered[False] and len(delivered[True]) == 3
