@@ -9,12 +9,14 @@ verify it, re-render rejected tracks up to max_attempts with the same seeds, the
 write the kept take's audio and MIDI and a Parquet manifest through the same Sink.
 
 - pool: `multiprocessing`, one process per core, each holding the three stage shells and
-  rendering whole tracks (takes as float PCM between stages, the kept take encoded once);
-  the main process writes through the sink. This is the ceiling the farm is held to.
+  rendering whole tracks (pipelines/core/local.render_delivered: takes as float PCM between
+  stages, the kept take encoded once); the main process writes through the sink. This is
+  the ceiling the farm is held to.
 - farm (fused): the farm as `songfarm render` runs it on this machine: the CPU-only stages
-  share one actor pool (pipelines/farm/round.py), one actor per core.
-- farm (separate pools): one pool per stage, takes as FLAC between them (the farm before
-  fusion; what a GPU job's pools still do).
+  share one actor pool whose actors render whole tracks the same way
+  (pipelines/farm/round.py), one actor per core, one Ray Data execution for every round.
+- farm (separate pools): one pool per stage, takes as FLAC between them, one Ray Data
+  execution per round (the farm before fusion; what a GPU job's pools still do).
 - loop (--loop): the pool's work in this process, one track at a time.
 
 The pool runs first, before Ray starts; each farm run starts and stops its own local Ray,
@@ -48,10 +50,10 @@ from songfarm.models.job import Job
 from songfarm.models.request import TrackRequest
 from songfarm.models.settings import RenderSettings, StageResources
 from songfarm.pipelines.core.lifecycle import TrackLifecycle
-from songfarm.pipelines.core.local import render_track
+from songfarm.pipelines.core.local import render_delivered
 from songfarm.pipelines.core.shell import stage_shells
 from songfarm.pipelines.delivery.manifest import current_rows
-from songfarm.pipelines.delivery.sink import Sink, delivered_audio
+from songfarm.pipelines.delivery.sink import Sink
 from songfarm.pipelines.delivery.storage import open_storage
 from songfarm.pipelines.farm.driver import Farm, FarmConfig
 
@@ -100,15 +102,9 @@ def _worker_init(settings: RenderSettings) -> None:
 
 
 def render_kept(request: TrackRequest) -> tuple[TrackLifecycle, dict[str, Any] | None]:
-    """One track's every round in this process, as a fused farm actor does them: takes as
-    float PCM between the stages, then the kept take's audio in the delivery format."""
-    done = render_track(request, _SHELLS, _SETTINGS, audio_encoding="pcm")
-    take = done.take
-    if take is not None:
-        fmt, rate = _SETTINGS.delivery.format, int(_SETTINGS.delivery.sample_rate)
-        take = {k: take.get(k) for k in ("seed", "generator", "model", "midi", "stems")} | {
-            "audio": delivered_audio(bytes(take["audio"]), fmt, rate)[0]}
-    return done.life, take
+    """One track's every round in this worker, as a fused farm actor renders it."""
+    done = render_delivered(request, _SHELLS, _SETTINGS)
+    return done.life, done.take
 
 
 def _deliver(sink: Sink, job: Job, life: TrackLifecycle, take: dict[str, Any] | None) -> None:

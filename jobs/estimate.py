@@ -291,7 +291,7 @@ def _backend_ids(job: Job) -> dict[str, str]:
     out = {}
     for stage, spec in job.settings.backends.items():
         out[stage] = spec.name
-        out[f"{stage}_version"] = backend_version(stage, spec.name)
+        out[f"{stage}_version"] = backend_version(stage, spec.name, spec.options)  # options: e.g. a SoundFont
     return out
 
 
@@ -368,10 +368,11 @@ def _fit_run(record: dict[str, Any], costs: Costs, audio_s: float) -> tuple[floa
     slowest = max(STAGES, key=lambda s: work[s] / actors[s])
     busy = _busy(work, cpu_work, actors, cpus, fused)
     unexplained = wall - busy - (0.0 if fused else rounds * group * (sum(one.values()) - one[slowest]))
-    start = max(0.0, min(first - group * sum(one.values()), unexplained / rounds))
-    if busy <= rounds * start:
+    starts = 1 if fused else rounds  # fused actors start once and run every round
+    start = max(0.0, min(first - group * sum(one.values()), unexplained / starts))
+    if busy <= starts * start:
         return start, None
-    return start, max(0.0, (unexplained - rounds * start) / busy)
+    return start, max(0.0, (unexplained - starts * start) / busy)
 
 
 def _number(value: Any) -> float:
@@ -508,7 +509,8 @@ def predict(job: Job, tracks: list[TrackRequest], costs: Costs, cluster: Cluster
     shares = [1.0] + [r for r in costs.reach[1:job.settings.max_attempts] if n * r >= 0.5] if n else []
     busy = sum(share * _busy(work, cpu_work, actors, cluster.cpus, fused is not None) * (1 + overhead) + tail
                for share in shares)
-    wall_s = ray_start + len(shares) * actor_start + busy
+    starts = 1 if fused is not None else len(shares)  # fused actors run every round: one start
+    wall_s = ray_start + starts * actor_start + busy
     held = {"fused": fused} if fused is not None else {s: job.resources[s] for s in STAGES}
     pools = {name: {"actors": fused.min_actors if name == "fused" else actors[name], "num_cpus": res.num_cpus,
                     "num_gpus": res.num_gpus, "resources": dict(res.resources)} for name, res in held.items()}
@@ -518,7 +520,7 @@ def predict(job: Job, tracks: list[TrackRequest], costs: Costs, cluster: Cluster
     share_sum = sum(shares)
     return Estimate(
         tracks=n, audio_s=sum(track_seconds(t) for t in tracks), wall_s=round(wall_s, 1),
-        startup_s={"ray": round(ray_start, 1), "actors": round(len(shares) * actor_start, 1)},
+        startup_s={"ray": round(ray_start, 1), "actors": round(starts * actor_start, 1)},
         overhead=round(overhead, 3),
         rounds=len(shares), attempts=round(share_sum, 3),
         stage_s={s: round(share_sum * work[s], 1) for s in STAGES},

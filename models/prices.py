@@ -14,7 +14,7 @@ no cost is shown anywhere (the report and `songfarm estimate` show time only):
 Cost is for the resources *held*, because that is what a cluster bills: a pool of actors
 holds its asks for the whole render, busy or not. `cost()` prices a mapping of
 resource-hours (for `per_hour`) and node-hours (for `node_types`); what was held comes from
-the run record (pipelines/farm/run_record.py) or the estimate (jobs/estimate.py).
+the run record (pipelines/delivery/runs.py) or the estimate (jobs/estimate.py).
 """
 
 from __future__ import annotations

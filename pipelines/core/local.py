@@ -1,8 +1,8 @@
 """An in-process render: one track through the stage shells in this process, no Ray.
 
-`songfarm take` and the benchmark's baseline loop render this way; both go through the
-same lifecycle as the farm and the endpoint (pipelines/core/lifecycle.py), so the loop
-measures exactly the farm's work and a take is the track a job would deliver.
+`songfarm take`, a fused farm actor and the benchmark's process pool render this way; all
+go through the same lifecycle as the farm's driver and the endpoint
+(pipelines/core/lifecycle.py), so a take is the track a job would deliver.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from ...models.request import TrackRequest
 from ...models.settings import STAGES, RenderSettings
 from ...models.stages import batch_of, rows_of
+from ..delivery.sink import delivered_audio
 from .lifecycle import TrackLifecycle
 from .shell import StageShell
 
@@ -44,3 +45,15 @@ def render_track(request: TrackRequest, shells: dict[str, StageShell], settings:
         if decision.new_best:
             chosen = decision.take
     return LocalRender(life, chosen if life.status != "failed" else None)
+
+
+def render_delivered(request: TrackRequest, shells: dict[str, StageShell], settings: RenderSettings) -> LocalRender:
+    """Every round in this process, takes as float PCM between the stages (no FLAC round
+    trip), then the kept take's audio encoded once, in the delivery format and rate (the
+    sink passes it through): what a fused farm actor does for each track
+    (pipelines/farm/round.py), and the benchmark's process pool."""
+    done = render_track(request, shells, settings, audio_encoding="pcm")
+    if done.take is not None:
+        fmt, rate = settings.delivery.format, int(settings.delivery.sample_rate)
+        done.take["audio"] = delivered_audio(bytes(done.take["audio"]), fmt, rate)[0]
+    return done

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 import socket
 import sys
 import threading
@@ -183,6 +184,8 @@ class Farm:
                            and (row := life.next_round()) is not None]:
                 self._round += 1
                 self._run_round(rows)
+                if "fused" in self._pools:
+                    break  # fused actors ran every round; a track that never came back fails below
             for tid, life in self._lives.items():  # defensive: a track the pipeline never returned
                 if not life.done:
                     life.fail("farm", "no output from the pipeline")
@@ -309,8 +312,12 @@ class Farm:
         }
 
     def _run_round(self, rows: list[dict[str, Any]]) -> None:
-        self.log(f"songfarm: job {self.job.name}: round {self._round}/{self.job.settings.max_attempts}, "
-                 f"{len(rows)} tracks")
+        if "fused" in self._pools:
+            self.log(f"songfarm: job {self.job.name}: {len(rows)} tracks, up to {self.job.settings.max_attempts} "
+                     "rounds each in the stage actors")
+        else:
+            self.log(f"songfarm: job {self.job.name}: round {self._round}/{self.job.settings.max_attempts}, "
+                     f"{len(rows)} tracks")
         self._watch_nodes()
         open_tracks: dict[str, _Open] = {}
         if self._round == 1:
@@ -325,6 +332,9 @@ class Farm:
                 if row.get("setup_error"):  # a stage could not be built: the job cannot run
                     raise SongfarmError(_str(row["setup_error"]))
                 tid = _str(row["track_id"])
+                if "lifecycle" in row:  # a fused actor's answer: the track decided there
+                    self._take_decided(tid, row)
+                    continue
                 life = self._lives.get(tid)
                 if life is None or life.done or life.rounds >= self._round:
                     self._retried[tid] = self._retried.get(tid, 0) + 1
@@ -347,6 +357,29 @@ class Farm:
             self._progress()
         for tid, group in open_tracks.items():  # fewer takes than candidates: close with what came
             self._close(tid, group)
+
+    def _take_decided(self, tid: str, row: dict[str, Any]) -> None:
+        """A track a fused actor rendered through every round (pipelines/farm/round.py): its
+        lifecycle, decided there by the same rules, replaces ours; the driver writes the
+        kept take and the row, exactly once as for any track."""
+        life = self._lives.get(tid)
+        if life is None or life.done:
+            self._retried[tid] = self._retried.get(tid, 0) + 1
+            return  # a retried batch repeating a track already delivered
+        life = self._lives[tid] = pickle.loads(row["lifecycle"])
+        self._round = max(self._round, life.rounds)
+        for stage in STAGES:  # every take of the track ran on the actor's node
+            node = _str(row[f"{stage}_node"])
+            self._placement[stage][node] = self._placement[stage].get(node, 0) + len(life.takes)
+            self._actors[stage].add(_str(row[f"{stage}_actor"]))
+        if life.status != "failed":
+            try:
+                self._files[tid] = self._write(tid, row)
+            except StorageError:
+                raise  # the store is down: the job stops, with what was delivered intact
+            except Exception as exc:  # this track's audio could not be written
+                life.fail("sink", f"{type(exc).__name__}: {exc}")
+        self._deliver(tid)
 
     def _close(self, tid: str, group: _Open) -> None:
         """All takes of `tid` for this round are in: the lifecycle decides, the driver writes."""

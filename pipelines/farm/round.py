@@ -6,10 +6,12 @@ Stages with their own pools (a GPU generator, a fractional-GPU verifier):
     (1 per track)                 (1 row per take)  (verdict per take)
 
 Stages that ask for the same kind of node (every embedded backend) fuse into one pool
-(cluster.profiles.fused_pool), whose actors run a track's whole round in one process:
+(cluster.profiles.fused_pool), whose actors run a track's every round in one process:
 
-    track rows ─► fused pool: planner → generator → verifier → the round's best take in
-                  the delivery format, the other takes without audio ─► (the driver)
+    track rows ─► fused pool: (planner → generator → verifier) × the rounds the lifecycle
+                  asks for ─► the decided track and its kept take ─► (the driver)
+
+so a job's tracks take one Ray Data execution, however many are rendered again.
 
 Each actor holds `StageShell`s (pipelines/core/shell.py), the shell a Serve replica holds,
 so a take carries the same provenance columns either way. Crashed actors are restarted by
@@ -21,16 +23,17 @@ max_task_retries=-1; passing them explicitly goes through the `ray_remote_args` 
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any
 
 from ...cluster.profiles import fused_pool
 from ...models.errors import SongfarmError
 from ...models.job import Job
-from ...models.settings import STAGES, Delivery, RenderSettings, StageResources
+from ...models.settings import STAGES, RenderSettings, StageResources
+from ...models.request import TrackRequest
 from ...models.stages import batch_of, rows_of
-from ..core.lifecycle import round_best, usable
+from ..core.local import render_delivered
 from ..core.shell import Batch, StageShell
-from ..delivery.sink import delivered_audio
 
 
 def _setup_failed(batch: Batch, stage: str, error: SongfarmError) -> Batch:
@@ -80,16 +83,23 @@ ACTORS = {"planner": PlannerActor, "generator": GeneratorActor, "verifier": Veri
 
 
 class FusedActor:
-    """planner → generator → verifier in one process: a track row in, its verified takes out.
+    """A track row in, the track decided: every round of it in this process.
 
-    Takes pass between the stages as float PCM in this process (no FLAC encode and decode).
-    Only the round's best usable take can become the track's kept take (lifecycle.round_best),
-    so only its audio leaves the actor, already in the delivery format and rate (the sink
-    passes it through untouched); the other takes leave with their verdicts and no audio,
-    which keeps the object store and the driver's work to one take per track and round."""
+    The actor runs the track's lifecycle itself (pipelines/core/local.render_delivered: the
+    same TrackLifecycle the driver runs for separate pools), so a re-render needs no second
+    Ray Data execution and no new actors. Takes pass between the stages as float PCM here;
+    only the kept take's audio leaves the actor, already in the delivery format. The answer
+    is one row per track:
+
+        track_id   str    the request id
+        lifecycle  bytes  the decided TrackLifecycle, pickled (rules, takes tried, usage)
+        audio      bytes  the kept take in the delivery format (b"" when the track failed)
+        midi, stems, seed, generator, model   the kept take's columns
+        <stage>_node, <stage>_actor           where it ran (StageShell's tags)
+    """
 
     def __init__(self, settings: RenderSettings):
-        self.delivery: Delivery = settings.delivery
+        self.settings = settings
         self.shells: dict[str, StageShell] = {}
         self.setup_error: tuple[str, SongfarmError] | None = None
         for stage in STAGES:
@@ -102,25 +112,19 @@ class FusedActor:
     def __call__(self, batch: Batch) -> Batch:
         if self.setup_error is not None:
             return _setup_failed(batch, *self.setup_error)
-        batch = self.shells["planner"](batch)
-        batch = self.shells["generator"](batch, audio_encoding="pcm")
-        return self._keep_best_audio(self.shells["verifier"](batch))
+        out = []
+        for row in rows_of(batch):
+            done = render_delivered(TrackRequest.from_json(str(row["request"])), self.shells, self.settings)
+            take = done.take or {}
+            out.append({"track_id": row["track_id"], "lifecycle": pickle.dumps(done.life),
+                        **{k: take.get(k, b"" if k in ("audio", "midi", "stems") else "") for k in KEPT},
+                        "seed": int(take.get("seed", -1)),
+                        **{f"{stage}_node": shell.node for stage, shell in self.shells.items()},
+                        **{f"{stage}_actor": shell.actor for stage, shell in self.shells.items()}})
+        return batch_of(out)
 
-    def _keep_best_audio(self, batch: Batch) -> Batch:
-        rows = rows_of(batch)
-        by_track: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            by_track.setdefault(str(row["track_id"]), []).append(row)
-        fmt, rate = self.delivery.format, int(self.delivery.sample_rate)
-        for takes in by_track.values():
-            good = [t for t in takes if usable(t)]
-            best = round_best(good) if good else None
-            for take in takes:
-                if take is best:
-                    take["audio"] = delivered_audio(bytes(take["audio"]), fmt, rate)[0]
-                else:
-                    take.update(audio=b"", midi=b"", stems=b"")
-        return batch_of(rows, batch)
+
+KEPT = ("audio", "midi", "stems", "generator", "model")  # the kept take's columns a fused actor hands on
 
 
 def pools(job: Job, fuse: bool = True) -> dict[str, StageResources]:
