@@ -126,12 +126,17 @@ def _serve(d):
 
 
 def _diffusion(d):
+    """The best configuration's tracks per GPU-hour against the naive diffusers loop; on a
+    machine without a GPU the toy run only shows the script works (no target applies)."""
+    t = d.get("target") or {}
+    on_gpu = str(d.get("device", "cpu")).startswith("cuda")
+    where = "" if on_gpu else " (toy size on CPU: no target)"
     rows = []
-    if d.get("speedup_vs_naive") is not None:
-        rows.append(("diffusion tracks per GPU-hour vs a naive loop", f"{d['speedup_vs_naive']:.2f}x", ">= 2x",
-                     d["speedup_vs_naive"] >= 2 if d.get("device", "cpu") != "cpu" else None))
-    if d.get("gpu_busy") is not None:
-        rows.append(("GPU busy during the job", _pct(d["gpu_busy"]), ">= 85 %", d["gpu_busy"] >= 0.85))
+    if t.get("speedup_vs_naive") is not None:
+        rows.append((f"diffusion tracks per GPU-hour vs a naive loop, best {t.get('config')}{where}",
+                     f"{t['speedup_vs_naive']:.2f}x", ">= 2x", bool(t["speedup_vs_naive"] >= 2) if on_gpu else None))
+    if t.get("busy_fraction") is not None:
+        rows.append(("GPU busy during the job", _pct(t["busy_fraction"]), ">= 85 %", t["busy_fraction"] >= 0.85))
     return rows
 
 

@@ -12,7 +12,8 @@ One call of the pipeline renders many waveforms: the takes of a track (candidate
 waveform has its own seeded `torch.Generator`, so a take is the same audio whichever batch
 it was rendered in. A song longer than the window is rendered section by section and joined
 with crossfades (long_form.py). The result is resampled to the job's rate and
-loudness-normalised like the synth's.
+loudness-normalised like the synth's. `compile` runs the denoiser through torch.compile
+(bench/bench_diffusion.py measures what it, the batch size and the dtype are worth).
 
     generator: {name: diffusion, options: {checkpoint: /models/stable-audio-open-1.0, steps: 100}}
 """
@@ -39,6 +40,8 @@ log = logging.getLogger("songfarm.diffusion")
 
 PIPELINES = {"StableAudioPipeline": "stable_audio", "AceStepPipeline": "ace_step"}
 ACE_STEP_MAX_S = 600.0  # ACE-Step 1.5 renders up to ten minutes in one call
+COMPILE = ("off", "full", "regional")
+COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 @dataclass
@@ -57,6 +60,11 @@ class DiffusionConfig:
     window_s: float = 0.0  # longest piece per call; 0 → the model's own limit (Stable Audio's ~47 s)
     crossfade_s: float = 2.0  # overlap of consecutive segments of a long song, in seconds
     max_batch: int = 8  # waveforms per pipeline call at most; out-of-memory halves it further
+    compile: str = "off"  # torch.compile the denoiser: "off", "full" (the whole transformer as one graph) or
+    #                       "regional" (each repeated transformer block; compiles faster). The first call of
+    #                       each batch shape pays the compile time.
+    compile_mode: str = ""  # torch.compile's mode: "" (its default), "reduce-overhead", "max-autotune", …
+    compile_backend: str = "inductor"  # torch.compile's backend ("eager" only captures the graph: the tests)
     lyrics: bool = True  # pass the plan's lyrics to models that sing (ACE-Step)
     target_lufs: float = loudness.TARGET_LUFS  # integrated loudness of every take
 
@@ -73,6 +81,12 @@ class DiffusionConfig:
             raise ValueError(f"window_s={self.window_s!r}, crossfade_s={self.crossfade_s!r}: must not be negative")
         if not (isinstance(self.max_batch, int) and self.max_batch >= 1):
             raise ValueError(f"max_batch={self.max_batch!r}: must be a positive integer")
+        if self.compile not in COMPILE:
+            raise ValueError(f"compile={self.compile!r}: use {', '.join(COMPILE)}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ValueError(f"compile_mode={self.compile_mode!r}: use one of {', '.join(map(repr, COMPILE_MODES))}")
+        if not (isinstance(self.compile_backend, str) and self.compile_backend.strip()):
+            raise ValueError(f"compile_backend={self.compile_backend!r}: must name a torch.compile backend")
 
 
 @dataclass
@@ -128,6 +142,8 @@ class DiffusionGenerator(Generator):
             raise checkpoints.load_failed(where, path, exc) from exc
         self.pipe = pipe.to(self.device)
         self.pipe.set_progress_bar_config(disable=True)
+        if self.config.compile != "off":
+            self._compile(where)
         self.model = checkpoints.identity(path, self.config.model_id, self.config.revision)
         if self.kind == "stable_audio":
             self.model_rate = int(self.pipe.vae.config.sampling_rate)
@@ -139,6 +155,24 @@ class DiffusionGenerator(Generator):
         self.calls = 0  # pipeline calls made (batching shows as fewer calls than waveforms)
         self.splits = 0  # times a batch was halved after running out of memory
         self._torch = torch
+
+    def _compile(self, where: str) -> None:
+        """torch.compile the denoiser in place (nn.Module.compile: the module and the pipeline stay
+        as they are; compiling happens at the first call of each input shape)."""
+        cfg = self.config
+        kwargs = {"backend": cfg.compile_backend}
+        if cfg.compile_mode:
+            kwargs["mode"] = cfg.compile_mode
+        model = self.pipe.transformer
+        if cfg.compile == "full":
+            model.compile(**kwargs)
+            return
+        blocks = _repeated_blocks(model)
+        if not blocks:
+            raise checkpoints.CheckpointError(f"{where}: compile=regional: {type(model).__name__} has no repeated "
+                                              "blocks to compile (use compile=full)")
+        for block in blocks:
+            block.compile(**kwargs)
 
     # ---- the stage API -------------------------------------------------------------------
 
@@ -266,6 +300,23 @@ class DiffusionGenerator(Generator):
         song = loudness.normalise(song, self.config.sample_rate, target_lufs=self.config.target_lufs)
         return Take(track_id=request.id, attempt=attempt, candidate=candidate, seed=seed, audio=song,
                     sample_rate=self.config.sample_rate, generator=self.name, model=self.model, seconds=seconds)
+
+
+def _repeated_blocks(model) -> list:
+    """The denoiser's transformer blocks: the modules named by diffusers' `_repeated_blocks`, else
+    the longest ModuleList of modules of one class (StableAudioDiTModel.transformer_blocks,
+    AceStepTransformer1DModel.layers)."""
+    import torch
+
+    names = set(getattr(model, "_repeated_blocks", None) or ())
+    if names:
+        return [m for m in model.modules() if type(m).__name__ in names]
+    best: list = []
+    for child in model.modules():
+        if isinstance(child, torch.nn.ModuleList) and len(child) > len(best) and len(child) >= 2 \
+                and len({type(m) for m in child}) == 1:
+            best = list(child)
+    return best
 
 
 def _segment_seed(seed: int, segment: int) -> int:
