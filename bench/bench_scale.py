@@ -97,15 +97,17 @@ def run(tracks: int, duration: float, work: str, address: str) -> dict:
     job = make_job(tracks, duration, None, None, f"{work}/{tracks}x{duration:g}")
     sink = TimedSink(open_storage(job.location), job.name, job.settings.delivery)
     with ObjectStorePeak(address) as store, PeakRSS() as mem:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         farm = Farm(job, sink, FarmConfig(progress_s=10.0, progress_bars=False), log=lambda line: None)
         result = farm.run(job.tracks)
-        wall = time.perf_counter() - t0
+        wall, driver_cpu = time.perf_counter() - t0, time.process_time() - c0
     audio_s = tracks * duration
     cpu = sum(result.stage_cpu_s.values())
     head, tail = sink.flushes[:10], sink.flushes[-10:]
     return {"tracks": tracks, "duration_s": duration, "wall_s": wall, "first_take_s": result.first_take_s,
             "per_track_s": wall / tracks, "per_audio_s": wall / audio_s, "stage_cpu_s": result.stage_cpu_s,
+            # CPU per track: stage actors' and the driver's own (robust to other work on the machine)
+            "stage_cpu_per_track_s": cpu / tracks, "driver_cpu_per_track_s": driver_cpu / tracks,
             "cpu_per_audio_s": cpu / audio_s, "counts": result.counts, "rounds": result.rounds,
             "driver_rss_growth_bytes": mem.peak - mem.base, "peak_object_store_bytes": store.peak,
             "flushes": len(sink.flushes),
@@ -148,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         return fmt.format(v / 2**20 if key.endswith("bytes") else v * 1000 if key.startswith("flush") else v)
 
     for label, key, fmt in (("wall s", "wall_s", "{:.1f}"), ("wall s per track", "per_track_s", "{:.3f}"),
+                            ("stage CPU s per track", "stage_cpu_per_track_s", "{:.3f}"),
+                            ("driver CPU s per track", "driver_cpu_per_track_s", "{:.4f}"),
                             ("driver RSS growth MiB", "driver_rss_growth_bytes", "{:.1f}"),
                             ("peak object store MiB", "peak_object_store_bytes", "{:.1f}"),
                             ("manifest flush ms, first 10", "flush_first_s", "{:.2f}"),

@@ -93,6 +93,9 @@ def _scale(d):
     small, large = d["runs"]
     rows = [(f"time per track, {small['tracks']} → {large['tracks']} tracks of 10 s",
              f"{d['per_track_growth'] * 100:+.1f} %", "within ±10 %", abs(d["per_track_growth"]) <= 0.10),
+            ("stage / driver CPU s per track, small → large run",
+             f"{small['stage_cpu_per_track_s']:.3f} / {small['driver_cpu_per_track_s']:.4f} → "
+             f"{large['stage_cpu_per_track_s']:.3f} / {large['driver_cpu_per_track_s']:.4f}", "flat", None),
             ("driver memory growth, small → large run",
              f"{small['driver_rss_growth_bytes'] / 2**20:.0f} → {large['driver_rss_growth_bytes'] / 2**20:.0f} MiB",
              "flat", None),
