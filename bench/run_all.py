@@ -73,10 +73,11 @@ def _pct(x: float) -> str:
 
 # name → rows of (measure, result text, target text, passed or None) read from its JSON
 def _engine(d):
-    return [("synth generator (compose, render, master, FLAC), real-time factor on one core",
-             f"{d['realtime_factor_make']:.0f}x", ">= 150x", d["realtime_factor_make"] >= 150),
-            ("features verifier, CPU s per 30 s take", f"{d['verify_cpu_s'] * 30 / d['duration_s']:.3f}",
-             "<= 0.15", d["verify_cpu_s"] * 30 / d["duration_s"] <= 0.15)]
+    per_30s = d["verifier_cpu_s"] * 30 / d["duration_s"]
+    return [("synth generator (compose, render, master, FLAC encode), real-time factor on one core",
+             f"{d['realtime_factor_generator']:.0f}x", ">= 150x", d["realtime_factor_generator"] >= 150),
+            ("features verifier (FLAC decode included), CPU s per 30 s take", f"{per_30s:.3f}", "<= 0.15",
+             per_30s <= 0.15)]
 
 
 def _farm(d):

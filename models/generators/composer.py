@@ -342,7 +342,7 @@ def _humanise(notes: list[Note], sections: list[list[Bar]], seed: int, part_inde
         rng = _stream(seed, "timing", part_index, _name_id(sec[0].section_name))
         while k < len(notes) and (notes[k][0] < end - 1e-9 or sec is sections[-1]):
             start, dur, pitch, vel = notes[k]
-            shift = float(np.clip(rng.normal(0.0, sigma_q), -2.5 * sigma_q, 2.5 * sigma_q))
+            shift = min(2.5 * sigma_q, max(-2.5 * sigma_q, rng.normal(0.0, sigma_q)))  # np.clip: 5 µs a note
             new = max(0.0, start + shift) if start > 0 else 0.0
             out.append((new, max(0.02, dur + start - new), pitch, vel))
             k += 1

@@ -31,7 +31,7 @@ from ..factory import BackendError
 from ..plan import SongPlan
 from ..request import TrackRequest
 from ..stages import Generator
-from ..take import Take
+from ..take import Take, keep_freed_memory
 from .composer import compose
 from .render import fade_out, midi_bytes, render_mix
 from .soundfont import SoundFontError, in_tune
@@ -136,6 +136,7 @@ class SynthGenerator(Generator):
         self.keep_stems = bool(self.config.stems)
         self.version = soundfont_version(self.soundfont)  # this instance's, with its font
         self.model = f"synth-{self.version} {Path(self.soundfont).name}"
+        keep_freed_memory()  # each take allocates dozens of 10 MB arrays: keep the memory for the next (take.py)
 
     @staticmethod
     def check_checkpoint(config: SynthConfig) -> tuple[str, str]:
