@@ -106,30 +106,3 @@ def fit_to_cluster(resources: dict[str, StageResources], cpus: float,
             res.num_cpus = new
     return out, notes
 
-
-def fused_pool(resources: dict[str, StageResources]) -> StageResources | None:
-    """One pool that runs planner → generator → verifier in each actor, or None where the
-    stages must keep pools of their own.
-
-    Stages fuse when they ask for the same kind of node: no GPU and the same custom
-    resources (the embedded backends on any machine). One process then does a track's whole
-    round, as Ray Data fuses compatible operators: no take crosses the object store between
-    stages and no FLAC is encoded for the verifier alone. A GPU generator or a fractional-GPU
-    verifier keeps its own pool, so each pool scales on the resource it uses.
-
-    The fused pool holds the CPUs the separate minimum (and maximum) pools would: each actor
-    asks what the heaviest stage's actor asks (one busy process), and there are as many as
-    those CPUs allow. The laptop profile on 2 cores, 0.1 + 0.94 + 0.94 CPUs, becomes 2 actors
-    of 0.94 CPUs: one per core."""
-    asks = [resources[stage] for stage in STAGES]
-    if any(r.num_gpus > 0 for r in asks) or any(r.resources != asks[0].resources for r in asks):
-        return None
-    per_actor = max(r.num_cpus for r in asks)
-
-    def actors(total_cpus: float) -> int:
-        return max(1, int(total_cpus / per_actor + 1e-6))
-
-    low = actors(sum(r.min_actors * r.num_cpus for r in asks))
-    high = max(low, actors(sum(r.max_actors * r.num_cpus for r in asks)))
-    return StageResources(min_actors=low, max_actors=high, batch_size=resources["generator"].batch_size,
-                          num_cpus=per_actor, resources=dict(asks[0].resources))

@@ -90,12 +90,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from ..cluster.profiles import fused_pool
 from ..models.errors import SongfarmError
 from ..models.job import Job
 from ..models.prices import Prices, held_resource_hours, priced_hours
 from ..models.request import DEFAULT_DURATION_S, MIN_DURATION_S, TrackRequest
 from ..models.settings import STAGES
+from ..pipelines.farm.round import fused_pool
 from ..pipelines.core.lifecycle import STAGE_WALL
 
 DEFAULT_RAY_START_S = {"local": 6.0, "cluster": 1.0}  # s: ray.init on 2 cores (architecture §7); a connect

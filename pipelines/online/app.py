@@ -1,8 +1,17 @@
 """The online endpoint: planner → generator → verifier behind a FastAPI ingress on Ray Serve.
 
-    HTTP ──► Ingress (FastAPI) ──► Planner ──► Generator (@serve.batch) ──► Verifier
-                 │                                  ▲                          │
-                 └──────── re-render with new seeds ┴── until accepted or max_attempts
+    fused (CPU-only stages): HTTP ──► Ingress (FastAPI) and, in the same process, Planner ──►
+                             Generator (@serve.batch) ──► Verifier, re-rendering with new seeds
+                             until accepted or max_attempts; one replica per core
+
+    split (a GPU stage):     HTTP ──► Ingress (FastAPI) ──► Planner ──► Generator (@serve.batch) ──► Verifier
+                                          │                                  ▲                         │
+                                          └──────── re-render with new seeds ┴── until accepted or max_attempts
+
+The layout is the settings' `stage_layout` (config.fused): the three stages inside each
+ingress replica when their resources are the same kind, so a request crosses no replica
+boundary but the HTTP proxy's; one deployment per stage when they differ
+(pipelines/online/stages.py). Both run the same rounds and answer the same bytes.
 
 API (all bodies JSON; GET /docs has the OpenAPI page):
 
@@ -54,12 +63,12 @@ from ...models.settings import RenderSettings
 from ...models.stages import new_row
 from ...models.verdict import Verdict
 from ..core.lifecycle import TrackLifecycle
-from ..delivery.sink import Sink, SinkConfig, delivered_audio, provenance_tags, tag_audio
+from ..delivery.sink import Sink, SinkConfig
 from ..delivery.storage import StorageError, open_storage
 from . import http
-from .config import DEPLOYMENT_NAMES, ServeSettings, deployment_options, load_settings, \
+from .config import DEPLOYMENT_NAMES, ServeSettings, deployed, deployment_options, fused, load_settings, \
     settings_from_dict
-from .stages import GeneratorDeployment, PlannerDeployment, VerifierDeployment
+from .stages import GeneratorDeployment, LocalStages, PlannerDeployment, VerifierDeployment, answer_tags, render_rounds
 
 logger = logging.getLogger("ray.serve")
 INGRESS_QUEUE_FACTOR = 8  # Serve's queue before the ingress, in multiples of its admission limit
@@ -98,13 +107,6 @@ def _deployment_status(app: str, deployment: str) -> str:
     return str(getattr(status, "value", status))
 
 
-def encoded(take: dict[str, Any], fmt: str, tags: dict[str, Any]) -> tuple[bytes, bytes]:
-    """A take's audio (packed PCM from the generator) → (the `fmt` file as the sink encodes it,
-    the same with its provenance tags: the answer)."""
-    data = delivered_audio(take["audio"], fmt, int(take["sample_rate"]))[0]
-    return data, tag_audio(data, fmt, provenance_tags(tags))
-
-
 def admission_limit(ingress) -> int:
     """Requests one ingress replica answers at once: its ongoing plus its queued requests."""
     return int(ingress.max_ongoing_requests) + int(ingress.max_queued_requests)
@@ -138,7 +140,11 @@ def problem_for(exc: Exception, rid: str, retry_after_s: float) -> http.Problem:
 @serve.ingress(api)
 class Ingress:
     def __init__(self, planner, generator, verifier, settings: ServeSettings, key_digests: list[str]):
-        self.planner, self.generator, self.verifier = planner, generator, verifier
+        self.planner, self.generator, self.verifier = planner, generator, verifier  # None when fused
+        ingress = settings.deployments["ingress"]
+        # The fused layout: the three stages in this replica's own process.
+        self.local = LocalStages(settings.render, ingress.max_batch_size, ingress.batch_wait_timeout_s,
+                                 settings.test_hooks) if fused(settings) else None
         self.settings = settings  # without API keys: build_app strips them
         self.key_digests = key_digests  # SHA-256 of each key
         self.storage = open_output(settings)  # None unless an output location is configured
@@ -170,16 +176,19 @@ class Ingress:
         """Test-only (settings.test_hooks): make one replica of a stage fail its health checks."""
         rid = http.request_id_of(request)
         handle = self._stages().get(deployment)
-        if not self.settings.test_hooks or handle is None:
+        if not self.settings.test_hooks or deployment not in self._stages():
             return http.Problem(404, "not found").response(rid)
         if not http.authorized(request.headers.get("authorization"), self.key_digests):
             return http.unauthorized().response(rid)
-        replica = await handle.fail_health.remote()
+        # Fused: this replica holds the stage, so this replica fails its checks and is replaced.
+        replica = self.local.fail_health() if self.local else await handle.fail_health.remote()
         return JSONResponse({"deployment": deployment, "replica": replica, "failing": True})
 
     async def _stage_health(self, name: str, handle) -> dict[str, Any]:
         """A live call of the stage's health check (the same check Serve runs). A stage that
         may scale to zero is not woken for a probe: Serve's own status of it is reported."""
+        if self.local:  # fused: the stage is in this replica
+            return {"ok": True, **self.local.health(name)}
         auto = self.settings.deployments[name].autoscaling
         if auto is not None and auto.min_replicas == 0:
             state = await asyncio.to_thread(_deployment_status, self.settings.app_name, DEPLOYMENT_NAMES[name])
@@ -188,6 +197,11 @@ class Ingress:
 
     def _stages(self) -> dict[str, Any]:
         return {"planner": self.planner, "generator": self.generator, "verifier": self.verifier}
+
+    def check_health(self) -> None:
+        """Serve's periodic check of this replica: in the fused layout, its stages'."""
+        if self.local:
+            self.local.check_health()
 
     async def _answer(self, request: Request, work) -> Response:
         """Admission, auth, then `work`; every failure becomes a JSON error document with the
@@ -214,9 +228,14 @@ class Ingress:
         return http.parse_track_body(raw, self.settings.limits, self.settings.render, default_id)
 
     async def _planned(self, track: TrackRequest, rid: str) -> tuple[SongPlan, dict[str, Any]]:
-        """The planner's row for `track` (plan, plan_s, planner_version, ...) and its plan; a
-        user error in the request (it names a field) is a 422 with the field and value."""
-        row = await self.planner.plan.remote({**new_row(track, 0), "request_id": rid})
+        """The planner's row for `track` (plan, plan_s, planner_version, ...) and its plan."""
+        row = {**new_row(track, 0), "request_id": rid}
+        row = await (self.local.plan(row) if self.local else self.planner.plan.remote(row))
+        return self._checked_plan(track, row), row
+
+    def _checked_plan(self, track: TrackRequest, row: dict[str, Any]) -> SongPlan:
+        """The plan of the planner's row; a user error in the request (it names a field) is a
+        422 with the field and value, and so is a length from the prompt over the limits."""
         if row["status"] != "ok":
             if row["error_field"]:
                 value = json.loads(row["error_value"]) if row["error_value"] else None
@@ -224,7 +243,7 @@ class Ingress:
             raise BackendFailure("planner", row["error"])
         plan = SongPlan.from_json(row["plan"])
         http.check_planned_duration(track, plan, self.settings.limits)
-        return plan, row
+        return plan
 
     async def _plan_only(self, request: Request, rid: str) -> Response:
         track, _, _ = await self._parse(request, rid)
@@ -237,7 +256,10 @@ class Ingress:
         track, fmt, min_score = await self._parse(request, rid)
         settings = self._render_settings(fmt, min_score)
         plan, planned = await self._planned(track, rid)
-        life, chosen, files = await self._render(track, planned, settings, rid)
+        life, chosen, files = await render_rounds(track, planned, settings, self.settings.job_name,
+                                                  self.local.start_round if self.local else self._split_round)
+        if chosen is None:
+            raise BackendFailure(life.failure.get("error_stage") or "stage", life.failure.get("error", ""))
         verdict = Verdict.from_json(chosen["verdict"])
         summary = {
             "track_id": track.id, "status": life.status, "attempts": life.rounds, "attempt": chosen["attempt"],
@@ -271,48 +293,12 @@ class Ingress:
         delivery = dataclasses.replace(render.delivery, format=fmt)
         return dataclasses.replace(render, min_score=min_score, delivery=delivery)
 
-    async def _render(self, track: TrackRequest, planned: dict[str, Any], settings: RenderSettings,
-                      rid: str) -> tuple[TrackLifecycle, dict[str, Any], tuple[bytes, bytes]]:
-        """The track's lifecycle (pipelines/core/lifecycle.py), round by round over the
-        generator and verifier → (the decided lifecycle, the chosen take's row, its audio as
-        the delivered format untagged and tagged (`encoded`))."""
-        life = TrackLifecycle(track, settings)
-        chosen: dict[str, Any] | None = None
-        fmt = settings.delivery.format
-        encodes: dict[tuple[int, int], asyncio.Future] = {}  # (attempt, candidate) → its encoded files
-        try:
-            while (row := life.next_round()) is not None:
-                row = {**planned, "attempt": row["attempt"], "seeds": row["seeds"]}
-                # The generator's answer goes to the verifier by reference: the verifier starts as
-                # soon as the takes exist and the audio is not copied through this replica again.
-                rendering = self.generator.render.remote(row)
-                verifying = self.verifier.verify.remote(rendering)
-                takes = await rendering
-                if len(takes) == 1 and takes[0]["status"] == "ok":
-                    # A lone take is the answer unless a later round beats it: encode and tag
-                    # it on another core while the verifier listens, off the critical path.
-                    encodes[(takes[0]["attempt"], takes[0]["candidate"])] = asyncio.ensure_future(
-                        asyncio.to_thread(encoded, takes[0], fmt, self._tags(track, takes[0])))
-                verdicts = await verifying
-                for take, verdict in zip(takes, verdicts):
-                    if take["status"] == "ok":  # a take the generator failed keeps its own error
-                        take.update(verdict)
-                decision = life.close_round(takes)
-                if decision.new_best:
-                    chosen = decision.take
-            if life.status == "failed":
-                raise BackendFailure(life.failure.get("error_stage") or "stage", life.failure.get("error", ""))
-            key = (chosen["attempt"], chosen["candidate"])
-            files = await (encodes.pop(key) if key in encodes
-                           else asyncio.to_thread(encoded, chosen, fmt, self._tags(track, chosen)))
-            return life, chosen, files
-        finally:
-            for pending in encodes.values():  # encodes of takes not chosen: let them finish unobserved
-                pending.add_done_callback(lambda f: f.exception())
-
-    def _tags(self, track: TrackRequest, take: dict[str, Any]) -> dict[str, Any]:
-        return {"job": self.settings.job_name, "track_id": track.id, "prompt": track.prompt, "seed": take["seed"],
-                "generator": take["generator"], "model": take["model"]}
+    def _split_round(self, row: dict[str, Any]):
+        """One round over the split deployments (stages.render_rounds' `start_round`). The
+        generator's answer goes to the verifier by reference: the verifier starts as soon as
+        the takes exist and the audio is not copied through this replica again."""
+        rendering = self.generator.render.remote(row)
+        return rendering, self.verifier.verify.remote(rendering)
 
     def _store(self, life: TrackLifecycle, take: dict[str, Any], audio: bytes, settings: RenderSettings) -> str:
         """Write the answer through the farm's sink (the file with its tags, MIDI, the
@@ -322,7 +308,7 @@ class Ingress:
         take = {**take, "audio": audio}  # already encoded: the sink writes it as it is
         delivery = dataclasses.replace(settings.delivery, sample_rate=int(take["sample_rate"]), stems=False)
         sink = Sink(self.storage, self.settings.job_name, delivery, SinkConfig(flush_rows=1))
-        files = sink.write_files(track.id, take, self._tags(track, take))
+        files = sink.write_files(track.id, take, answer_tags(self.settings.job_name, track, take))
         sink.add_row(life.manifest_values(files))
         sink.flush()
         return files["audio_uri"]
@@ -339,20 +325,22 @@ def build_app(settings: ServeSettings | dict[str, Any] | None = None):
         settings = load_settings()
     elif isinstance(settings, dict):
         settings = settings_from_dict(settings, "Serve application args")
-    opts = {name: deployment_options(d) for name, d in settings.deployments.items()}
+    opts = {name: deployment_options(settings.deployments[name]) for name in deployed(settings)}
     # The ingress takes every request within its limit itself and sheds the rest as JSON
     # (Ingress._answer), which answers an overload at once. Serve's router counts a burst as
     # queued until a replica takes it, so its bounded queue in front of the ingress is deep
     # (INGRESS_QUEUE_FACTOR x the limit): only a flood far past the limit meets Serve's text 503.
     limit = admission_limit(settings.deployments["ingress"])
     opts["ingress"].update(max_ongoing_requests=limit + 1, max_queued_requests=INGRESS_QUEUE_FACTOR * limit)
-    gen = settings.deployments["generator"]
-    planner = PlannerDeployment.options(name=DEPLOYMENT_NAMES["planner"], **opts["planner"]).bind(
-        settings.render, settings.test_hooks)
-    generator = GeneratorDeployment.options(name=DEPLOYMENT_NAMES["generator"], **opts["generator"]).bind(
-        settings.render, gen.max_batch_size, gen.batch_wait_timeout_s, settings.test_hooks)
-    verifier = VerifierDeployment.options(name=DEPLOYMENT_NAMES["verifier"], **opts["verifier"]).bind(
-        settings.render, settings.test_hooks)
+    planner = generator = verifier = None  # fused: the ingress builds the stages itself (Ingress.local)
+    if not fused(settings):
+        gen = settings.deployments["generator"]
+        planner = PlannerDeployment.options(name=DEPLOYMENT_NAMES["planner"], **opts["planner"]).bind(
+            settings.render, settings.test_hooks)
+        generator = GeneratorDeployment.options(name=DEPLOYMENT_NAMES["generator"], **opts["generator"]).bind(
+            settings.render, gen.max_batch_size, gen.batch_wait_timeout_s, settings.test_hooks)
+        verifier = VerifierDeployment.options(name=DEPLOYMENT_NAMES["verifier"], **opts["verifier"]).bind(
+            settings.render, settings.test_hooks)
     public = dataclasses.replace(settings, api_keys=[])
     return Ingress.options(name=DEPLOYMENT_NAMES["ingress"], **opts["ingress"]).bind(
         planner, generator, verifier, public, settings.key_digests())

@@ -5,10 +5,11 @@ min_score, max_attempts, candidates, delivery format, calibration prompts: the s
 `RenderSettings` a job renders with, read by the same loader, pipelines/core/
 settings_file.py, with the same defaults from models/settings.py), per-deployment
 replicas / autoscaling range / queue limits / CPU and GPU asks, the request limits, the
-API-key source and the optional output location. `pipelines/online/serve_config.yaml` is
-the laptop default; `cluster/serve_gpu.yaml` the GPU cluster profile. The same settings
-become a Serve config file for `serve deploy` and the `serveConfigV2` of a KubeRay
-RayService through `serve_config_file`:
+API-key source, the optional output location, and the layout of the stages (`stage_layout`:
+all three in the ingress's own replicas, or one deployment each; `fused` decides).
+`pipelines/online/serve_config.yaml` is the laptop default; `cluster/serve_gpu.yaml` the GPU
+cluster profile. The same settings become a Serve config file for `serve deploy` and the
+`serveConfigV2` of a KubeRay RayService through `serve_config_file`:
 
     python -m songfarm.pipelines.online.config cluster/serve_gpu.yaml > cluster/serve_deploy.yaml
     python -m songfarm.pipelines.online.config cluster/serve_gpu.yaml --rayservice cluster/rayservice.yaml
@@ -40,8 +41,11 @@ from ..core.settings_file import (SETTINGS_KEYS, Problems, Report, did_you_mean,
 
 DEFAULT_CONFIG = Path(__file__).with_name("serve_config.yaml")
 DEPLOYMENTS = ("ingress", "planner", "generator", "verifier")
+STAGE_DEPLOYMENTS = DEPLOYMENTS[1:]  # one deployment each in the split layout
 # Serve deployment names of the four settings sections (what `serve status` shows).
 DEPLOYMENT_NAMES = {"ingress": "Ingress", "planner": "Planner", "generator": "Generator", "verifier": "Verifier"}
+# auto: fused when no stage asks for a GPU (their resources are the same kind), else split.
+STAGE_LAYOUTS = ("auto", "fused", "split")
 IMPORT_PATH = "songfarm.pipelines.online.app:build_app"
 MAX_SHOWN = 50  # problems listed in the message
 
@@ -87,8 +91,9 @@ class DeploymentSettings:
     num_gpus: float = 0.0  # GPUs per replica, fractional allowed; 0 = CPU only
     health_check_period_s: float = 10.0  # how often Serve calls check_health on each replica
     health_check_timeout_s: float = 30.0  # a check slower than this counts as failed
-    max_batch_size: int = 1  # generator only: requests merged into one backend call (@serve.batch)
-    batch_wait_timeout_s: float = 0.01  # generator only: seconds a batch waits to fill up
+    # The generator's (the ingress's in the fused layout, where it holds the generator):
+    max_batch_size: int = 1  # requests merged into one generator call (@serve.batch)
+    batch_wait_timeout_s: float = 0.01  # seconds a batch waits to fill up
 
 
 @dataclass
@@ -110,6 +115,11 @@ class ServeSettings:
     deployments: dict[str, DeploymentSettings] = field(
         default_factory=lambda: {d: DeploymentSettings() for d in DEPLOYMENTS})
     limits: Limits = field(default_factory=Limits)
+    # "fused": the planner, generator and verifier run inside each ingress replica, which
+    # answers a whole request in its own process (the ingress section sizes it, batching
+    # included); "split": one deployment each (the planner / generator / verifier sections);
+    # "auto": fused unless one of those three sections asks for a GPU.
+    stage_layout: str = "auto"
     api_keys: list[str] = field(default_factory=list, repr=False)  # prefer api_keys_env; never logged
     api_keys_env: str = "SONGFARM_API_KEYS"  # env var with comma-separated keys; none at all → auth off
     output: str | None = None  # local folder or s3://bucket/prefix; set → audio + manifest row written
@@ -187,12 +197,25 @@ def check_backends(s: ServeSettings, checkpoints: bool = True) -> None:
         preflight(stage, spec.name, s.render.stage_options(stage), checkpoints)
 
 
+def fused(s: ServeSettings) -> bool:
+    """Whether the three stages run inside the ingress's replicas rather than one deployment each."""
+    if s.stage_layout != "auto":
+        return s.stage_layout == "fused"
+    return all(not s.deployments[name].num_gpus for name in STAGE_DEPLOYMENTS)
+
+
+def deployed(s: ServeSettings) -> tuple[str, ...]:
+    """The settings sections of the deployments `build_app` builds for `s`."""
+    return ("ingress",) if fused(s) else DEPLOYMENTS
+
+
 def settings_to_dict(s: ServeSettings) -> dict[str, Any]:
     """Plain dict of the settings in the file's own shape (the render settings as top-level
-    keys), without API keys: safe to write into any file, and `settings_from_dict` reads it."""
+    keys), without API keys: safe to write into any file, and `settings_from_dict` reads it.
+    `stage_layout` is written only when it is not "auto" (files older than it read the same)."""
     d = settings_dict(s.render)
     for name in _OWN_KEYS:
-        if name != "api_keys":
+        if name != "api_keys" and not (name == "stage_layout" and s.stage_layout == "auto"):
             d[name] = getattr(s, name)
     d["deployments"] = {k: dataclasses.asdict(v) for k, v in s.deployments.items()}
     d["limits"] = dataclasses.asdict(s.limits)
@@ -221,8 +244,9 @@ def serve_config_file(s: ServeSettings) -> dict[str, Any]:
     """A Serve config (the `serve deploy` file and a RayService's serveConfigV2) for `s`.
 
     `args` carries the settings (minus keys) to `build_app`, which applies them to the
-    deployments itself; the `deployments` list repeats the same values so operators see
-    them in `serve status` and can override one in place, as Serve's config files allow.
+    deployments itself; the `deployments` list repeats the same values for the deployments
+    built (`deployed`) so operators see them in `serve status` and can override one in
+    place, as Serve's config files allow.
     """
     return {
         "proxy_location": "EveryNode",
@@ -232,7 +256,7 @@ def serve_config_file(s: ServeSettings) -> dict[str, Any]:
             "route_prefix": s.route_prefix,
             "import_path": IMPORT_PATH,
             "args": settings_to_dict(s),
-            "deployments": [{"name": DEPLOYMENT_NAMES[k], **deployment_options(s.deployments[k])} for k in DEPLOYMENTS],
+            "deployments": [{"name": DEPLOYMENT_NAMES[k], **deployment_options(s.deployments[k])} for k in deployed(s)],
         }],
     }
 
@@ -375,6 +399,8 @@ def _check(s: ServeSettings, file: str, report: Report, lines: dict[str, int | N
     for name in ("job_name", "app_name", "api_keys_env", "host"):
         if not isinstance(getattr(s, name), str) or not getattr(s, name):
             bad(name, getattr(s, name), "must be non-empty text")
+    if s.stage_layout not in STAGE_LAYOUTS:
+        bad("stage_layout", s.stage_layout, f"must be one of {', '.join(STAGE_LAYOUTS)}")
     if not isinstance(s.test_hooks, bool):
         bad("test_hooks", s.test_hooks, "must be true or false")
     for name in ("output", "s3_endpoint"):

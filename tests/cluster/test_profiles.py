@@ -1,8 +1,9 @@
-"""Which stages share one actor pool, and how big it is (cluster.profiles.fused_pool)."""
+"""Which stages share one actor pool, and how big it is (pipelines/farm/round.fused_pool)."""
 
 import dataclasses
 
-from songfarm.cluster.profiles import fused_pool, gpu, laptop
+from songfarm.cluster.profiles import gpu, laptop
+from songfarm.pipelines.farm.round import fused_pool
 from songfarm.models.settings import StageResources
 
 

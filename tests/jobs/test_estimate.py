@@ -138,7 +138,7 @@ def test_the_model_streams_through_the_slowest_stage():
 
 
 def test_fused_stages_stream_every_stage_through_one_pool():
-    """Pools that ask for the same kind of node fuse (cluster.profiles.fused_pool): the three
+    """Pools that ask for the same kind of node fuse (pipelines/farm/round.fused_pool): the three
     1-CPU minimum pools become 3 actors that each run a track's every round."""
     job = load_job_dict({"duration_s": 10, "candidates": 1, "max_attempts": 3})
     cluster = Cluster("toy", cpus=8, gpus=0, nodes=[{"CPU": 8.0}], local=True)

@@ -1,10 +1,11 @@
 """The online endpoint against a real Ray Serve instance on 127.0.0.1, over HTTP.
 
 Two deployments of the same application share one Serve instance (on the session's
-shared Ray): first an open one (no keys, no output location) for the endpoints, the
-identity with the in-process render, validation, batching, overload, backend errors and
-health-check replacement; then, redeployed, one with API keys and an output folder.
-Tracks are 3 seconds long to keep the module short on 2 cores.
+shared Ray): first an open one (no keys, no output location; the laptop's fused layout, the
+stages inside the ingress) for the endpoints, the identity with the in-process render,
+validation, batching, overload, backend errors and health-check replacement; then,
+redeployed, one with API keys and an output folder in the split layout (one deployment per
+stage, as the GPU profile runs). Tracks are 3 seconds long to keep the module short on 2 cores.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ from songfarm.models.request import TrackRequest
 from songfarm.models.errors import SongfarmError
 from songfarm.models.take import decode_audio, encode_flac
 from songfarm.pipelines.delivery import manifest
-from songfarm.pipelines.online.config import (Autoscaling, ServeConfigError, check_backends, load_settings,
-                                              serve_config_file, settings_from_dict, settings_to_dict)
+from songfarm.pipelines.core.local import render_track
+from songfarm.pipelines.core.shell import stage_shells
+from songfarm.pipelines.online.config import (Autoscaling, ServeConfigError, check_backends, deployed, fused,
+                                              load_settings, serve_config_file, settings_from_dict, settings_to_dict)
+from songfarm.pipelines.online.stages import answer_tags, encoded
 from songfarm.pipelines.delivery.storage import open_storage
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -52,11 +56,13 @@ def _test_settings(**changes):
     for d in s.deployments.values():
         d.num_cpus = 0.1  # scheduling only: leave room for the other tests' actors
     ingress = s.deployments["ingress"]
+    ingress.num_replicas = 1  # the admission limits below are one replica's
     # Serve counts a request as queued until a replica takes it, so a burst of 4 needs 4 slots.
     ingress.max_ongoing_requests, ingress.max_queued_requests, ingress.retry_after_s = 4, 4, 3
-    gen = s.deployments["generator"]
-    gen.health_check_period_s, gen.health_check_timeout_s = 1.0, 5.0
-    gen.max_batch_size, gen.batch_wait_timeout_s = 4, 0.1
+    # The generator's replica: the ingress's in the fused layout, its own in the split one.
+    for d in (ingress, s.deployments["generator"]):
+        d.health_check_period_s, d.health_check_timeout_s = 1.0, 5.0
+        d.max_batch_size, d.batch_wait_timeout_s = 4, 0.1
     s.limits.max_duration_s = 30
     s.test_hooks = True
     for name, value in changes.items():
@@ -108,7 +114,7 @@ def output_dir(tmp_path_factory):
 def locked(serve_instance, output_dir, monkeypatch):
     # The key arrives through the environment variable, as in production.
     monkeypatch.setenv("SONGFARM_TEST_KEYS", API_KEY)
-    settings = _test_settings(api_keys_env="SONGFARM_TEST_KEYS", output=str(output_dir))
+    settings = _test_settings(api_keys_env="SONGFARM_TEST_KEYS", output=str(output_dir), stage_layout="split")
     # The generator may scale to zero here, as in the GPU profile: it starts with no replica.
     settings.deployments["generator"].autoscaling = Autoscaling(min_replicas=0, max_replicas=1, initial_replicas=0)
     with serve_instance.deploy("locked", settings) as c:
@@ -127,12 +133,14 @@ def stages():
 def test_laptop_settings_are_bounded_and_fit_two_cores():
     s = load_settings()
     assert all(d.max_queued_requests >= 0 for d in s.deployments.values())  # never unbounded
-    assert sum(d.num_cpus * d.num_replicas for d in s.deployments.values()) <= 2
-    assert s.deployments["generator"].max_batch_size > 1
+    assert fused(s) and deployed(s) == ("ingress",)  # CPU-only stages: inside the ingress
+    assert sum(s.deployments[k].num_cpus * s.deployments[k].num_replicas for k in deployed(s)) <= 2
+    assert s.deployments["ingress"].max_batch_size > 1 and s.deployments["generator"].max_batch_size > 1
 
 
 def test_gpu_profile_scales_gpu_stages_to_zero():
     s = load_settings(ROOT / "cluster" / "serve_gpu.yaml")
+    assert not fused(s) and deployed(s) == ("ingress", "planner", "generator", "verifier")
     for name in ("generator", "verifier"):
         d = s.deployments[name]
         assert d.num_gpus > 0 and d.autoscaling.min_replicas == 0
@@ -208,6 +216,8 @@ def test_healthz_and_docs(client):
     assert report["status"] == "ok"
     assert set(report["deployments"]) == {"ingress", "planner", "generator", "verifier"}
     assert all(d["ok"] for d in report["deployments"].values())
+    # Fused: one replica answers for the three stages, the ingress's own.
+    assert len({report["deployments"][s]["replica"] for s in ("planner", "generator", "verifier")}) == 1
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     assert {"/v1/tracks", "/v1/plans", "/healthz"} <= set(spec["paths"])
@@ -247,6 +257,22 @@ def test_track_audio_is_the_in_process_render(client, stages):
     # The verifier judged the same decoded audio.
     take.audio = expected
     assert float(h["x-songfarm-score"]) == pytest.approx(verifier.verify(take, plan, request).score, abs=1e-4)
+
+
+def _expected_answer(settings, body: dict) -> bytes:
+    """The answer's bytes as this process renders them: the lifecycle over the stage shells,
+    then the encode and tags of the chosen take (what `songfarm take` does, plus the tags)."""
+    render = settings.render
+    request = TrackRequest.from_dict(body)
+    best = render_track(request, stage_shells(render), render, audio_encoding="pcm").take
+    return encoded(best, render.delivery.format, answer_tags(settings.job_name, request, best))[1]
+
+
+def test_fused_answer_is_the_in_process_file_byte_for_byte(client):
+    body = {**TRACK, "id": "same-bytes", "candidates": 2}
+    r = client.post("/v1/tracks", json=body)
+    assert r.status_code == 200, r.text
+    assert r.content == _expected_answer(_test_settings(), body)
 
 
 def test_track_as_json_with_wav_audio(client):
@@ -400,6 +426,17 @@ def test_output_location_gets_the_audio_and_a_manifest_row(locked, output_dir):
     from mutagen.flac import FLAC
 
     assert "generated" in FLAC(io.BytesIO(again.content))["GENERATED"][0]
+
+
+def test_split_answer_is_the_in_process_file_byte_for_byte(locked):
+    """The split layout (one deployment per stage, the ingress running the rounds) answers
+    the same bytes as the fused one: both are the in-process render's."""
+    body = {**TRACK, "id": "same-bytes", "candidates": 2}
+    r = locked.post("/v1/tracks", json=body, headers={"Authorization": f"Bearer {API_KEY}"})
+    assert r.status_code == 200, r.text
+    assert r.content == _expected_answer(_test_settings(), body)
+    health = locked.get("/healthz").json()["deployments"]
+    assert health["planner"]["replica"] != health["verifier"]["replica"]  # separate deployments
 
 
 def test_backend_error_gets_500_with_a_request_id(locked, output_dir):

@@ -10,8 +10,9 @@ import yaml
 
 from songfarm.jobs.jobfile import load_job
 from songfarm.models.settings import CANDIDATES, MAX_ATTEMPTS, MIN_SCORE, BackendSpec, RenderSettings
-from songfarm.pipelines.online.config import (ServeConfigError, ServeSettings, check_settings, load_settings,
-                                             main, serve_config_file, settings_from_dict, settings_to_dict)
+from songfarm.pipelines.online.config import (ServeConfigError, ServeSettings, check_settings, deployed, fused,
+                                             load_settings, main, serve_config_file, settings_from_dict,
+                                             settings_to_dict)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -145,3 +146,22 @@ def test_check_settings_checks_settings_changed_in_code():
 def test_settings_to_dict_has_no_keys():
     s = settings_from_dict({"api_keys": ["sk-test-1"]})
     assert "api_keys" not in settings_to_dict(s) and "sk-test-1" not in repr(s)
+
+
+def test_stage_layout_follows_the_stages_resources():
+    laptop = load_settings()
+    assert laptop.stage_layout == "auto" and fused(laptop)  # no stage asks for a GPU
+    assert [d["name"] for d in serve_config_file(laptop)["applications"][0]["deployments"]] == ["Ingress"]
+    gpu = settings_from_dict({"deployments": {"generator": {"num_gpus": 1}}})
+    assert not fused(gpu) and deployed(gpu) == ("ingress", "planner", "generator", "verifier")
+    assert fused(settings_from_dict({"stage_layout": "fused", "deployments": {"generator": {"num_gpus": 1}}}))
+    split = settings_from_dict({"stage_layout": "split"})
+    assert not fused(split) and settings_to_dict(split)["stage_layout"] == "split"
+    assert "stage_layout" not in settings_to_dict(laptop)  # auto, the default: generated files stay as they were
+    assert settings_from_dict(yaml.safe_load(yaml.safe_dump(settings_to_dict(laptop)))) == laptop
+
+
+def test_bad_stage_layout_names_the_choices(tmp_path):
+    path = tmp_path / "serve.yaml"
+    path.write_text("stage_layout: together\n")
+    assert problems(path) == [f"{path}:1: stage_layout: must be one of auto, fused, split ('together')"]
