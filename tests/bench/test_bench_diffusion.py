@@ -46,7 +46,8 @@ def test_toy_run_writes_every_measure(bench, tmp_path, capsys):
         for field in ("load_s", "call_s", "per_take_s", "tracks_per_gpu_hour", "job100_s",
                       "job100_tracks_per_gpu_hour", "speedup_vs_naive", "calls_timed", "takes"):
             assert c[field] is not None and c[field] > 0, (name, field)
-        assert c["tracks_per_gpu_hour"] == pytest.approx(3600 / c["per_take_s"], rel=1e-3)
+        # per_take_s is rounded to 4 digits in the JSON: a toy take of ~0.04 s carries ±0.1 % of its own
+        assert c["tracks_per_gpu_hour"] == pytest.approx(3600 / c["per_take_s"], rel=1e-2)
         # no GPU: the NVML fields say so
         assert c["gpu"]["source"] == "n/a" and c["gpu"]["busy_fraction"] is None and c["gpu"]["samples"] == 0
         assert c["torch_peak_mib"] is None

@@ -25,7 +25,7 @@ def test_the_table_and_the_readme_section_come_from_the_results(tmp_path, monkey
                                                     "farm_over_pool_with_ray_start": {"farm": 0.8}}))
     (tmp_path / "startup.json").write_text(json.dumps({"median_s": {"farm: Ray start + first take": 6.2}}))
     rows = run_all.summary_rows(["farm", "startup", "engine"], {"engine": {"ok": False}})
-    assert ("farm (fused pools) vs a process pool, same work", "90 %", ">= 85 %", "pass", "bench_farm.py") in rows
+    assert ("farm (fused pools) vs a process pool, same work", "90.0 %", ">= 85 %", "pass", "bench_farm.py") in rows
     assert ("Ray start + first verified take", "6.2 s", "<= 5 s", "FAIL", "bench_startup.py") in rows
     assert rows[-1][0] == "engine" and rows[-1][3] == "FAIL"  # a benchmark that failed is shown failed
 
@@ -35,7 +35,7 @@ def test_the_table_and_the_readme_section_come_from_the_results(tmp_path, monkey
     assert run_all.update_readme(run_all.markdown(rows, "a 2-core box, no GPU", "make bench", "2026-12-02"))
     text = readme.read_text()
     assert "old figures" not in text and text.endswith("after\n")
-    assert "| farm (fused pools) vs a process pool, same work | 90 % | >= 85 % | pass | `bench_farm.py` |" in text
+    assert "| farm (fused pools) vs a process pool, same work | 90.0 % | >= 85 % | pass | `bench_farm.py` |" in text
     assert "2026-12-02, on a 2-core box, no GPU; produced by `make bench`" in text
 
 
