@@ -67,9 +67,19 @@ def delivered_audio(take_audio: bytes, fmt: str, rate: int) -> tuple[bytes, int,
     A file already in `fmt` at `rate` (the farm's FLAC takes) passes through without a second
     encode; packed PCM (Serve's transport) and anything at another rate are encoded here."""
     if not is_pcm(take_audio):
-        info = sf.info(io.BytesIO(take_audio))
-        if info.format == fmt.upper() and info.samplerate == rate:
-            return take_audio, int(info.channels), int(info.frames)
+        if fmt == "flac" and take_audio[:4] == b"fLaC":
+            # mutagen reads the header in Python: soundfile's reader calls back into Python
+            # from C, and a SIGTERM landing in such a callback is swallowed (the run would not
+            # stop as interrupted)
+            from mutagen.flac import FLAC
+
+            info = FLAC(io.BytesIO(take_audio)).info
+            if info.sample_rate == rate:
+                return take_audio, int(info.channels), int(info.total_samples)
+        elif fmt == "wav":
+            info = sf.info(io.BytesIO(take_audio))
+            if info.format == "WAV" and info.samplerate == rate:
+                return take_audio, int(info.channels), int(info.frames)
     audio, sr = decode_audio(take_audio)  # (channels, samples) float32
     audio = resample(audio, sr, rate)
     data = encode_flac(audio, rate) if fmt == "flac" else encode_wav(audio, rate)

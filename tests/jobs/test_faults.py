@@ -234,23 +234,21 @@ def test_kill_9_between_a_file_and_its_row(tmp_path, drivers, capsys):
 
 
 def test_kill_9_during_a_re_render(tmp_path, drivers, capsys):
-    # min_score 1.0: the lo-fi track never reaches it and goes on to round 3; the cinematic
-    # one (seed 1) scores 0.8 in round 1 and 1.0 in round 2, so its kept take (round 2's)
-    # is written while the lo-fi track is still being re-rendered. (The fused actors run a
-    # track's every round and hand on only its kept take; a pool per stage writes each new
-    # best take at once.)
+    # min_score 1.0: the lo-fi track never reaches it and renders round after round (up to 8);
+    # the cinematic one (seed 1) scores 0.8 in round 1 and 1.0 in round 2. The driver is
+    # killed as soon as the first track's kept take is written, while the other one is still
+    # being re-rendered (fused actors run a track's every round and hand on its kept take).
     tracks = [{"id": "epic", "prompt": "an epic cinematic theme in D minor", "seed": 1}, TRACKS[1]]
-    job = write_job(tmp_path, tmp_path / "renders", tracks=tracks, min_score=1.0, max_attempts=3)
+    job = write_job(tmp_path, tmp_path / "renders", tracks=tracks, min_score=1.0, max_attempts=8)
     store = open_storage(str(tmp_path / "renders" / "faults"))
     d = start(drivers, tmp_path, "render", str(job))
-    wait_until(lambda: any(p.startswith("audio/epic.") for p in audio_files(store)), d,
-               what="the re-rendered track's kept take")
+    wait_until(lambda: audio_files(store), d, what="a track's kept take")
     d.kill()
-    assert "lofi" not in manifest.current_rows(store)  # killed in the middle of the job
+    assert len(manifest.current_rows(store)) < 2  # killed in the middle of the job
     render_ok(drivers, tmp_path, job)
     assert_delivered_once(store, capsys, ["epic", "lofi"])
     rows = manifest.current_rows(store)
-    assert rows["lofi"]["status"] == "rejected" and rows["lofi"]["attempts"] == 3
+    assert rows["lofi"]["status"] == "rejected" and rows["lofi"]["attempts"] == 8
     assert rows["epic"]["status"] == "accepted" and rows["epic"]["take_attempt"] == 1
 
 
