@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import multiprocessing as mp
 import os
 import shutil
@@ -42,6 +41,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from results_file import write_results
 
 from songfarm.cluster.connect import connect, disconnect
 from songfarm.cluster.profiles import laptop
@@ -53,7 +54,7 @@ from songfarm.pipelines.core.lifecycle import TrackLifecycle
 from songfarm.pipelines.core.local import render_delivered
 from songfarm.pipelines.core.shell import stage_shells
 from songfarm.pipelines.delivery.manifest import current_rows
-from songfarm.pipelines.delivery.sink import Sink
+from songfarm.pipelines.delivery.sink import Sink, take_tags
 from songfarm.pipelines.delivery.storage import open_storage
 from songfarm.pipelines.farm.driver import Farm, FarmConfig
 
@@ -110,8 +111,7 @@ def render_kept(request: TrackRequest) -> tuple[TrackLifecycle, dict[str, Any] |
 def _deliver(sink: Sink, job: Job, life: TrackLifecycle, take: dict[str, Any] | None) -> None:
     request, files = life.request, None
     if take is not None:
-        files = sink.write_files(request.id, take, {"job": job.name, "prompt": request.prompt, "seed": take["seed"],
-                                                    "generator": take["generator"], "model": take["model"]})
+        files = sink.write_files(request.id, take, take_tags(job.name, request, take))
     sink.add_row(life.manifest_values(files))
 
 
@@ -399,9 +399,7 @@ def main(argv: list[str] | None = None) -> int:
            "runs": {k: {f: v for f, v in r.items() if f != "chosen"} for k, r in runs.items()},
            "farm_over_pool": ratio, "farm_over_pool_with_ray_start": ratio_start, "target": TARGET,
            "passed": ratio["farm"] >= TARGET, "same_chosen_takes": same}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2))
-    print(f"wrote {args.json}")
+    write_results(args.json, out)
     if args.keep:
         print(f"kept {work}")
     else:

@@ -21,7 +21,6 @@ targets: the machine is shared.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -33,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_farm import ObjectStorePeak, make_job  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 from songfarm.cluster.connect import connect, disconnect  # noqa: E402
 from songfarm.pipelines.delivery.sink import Sink  # noqa: E402
@@ -178,9 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"cpus": os.cpu_count(), "ray_start_s": cluster.start_s, "runs": runs, "by_length": by_length,
            "per_track_growth": growth, "flush_growth": flush_growth, "target_flat": TARGET_FLAT,
            "passed": abs(growth) <= TARGET_FLAT}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2))
-    print(f"wrote {args.json}")
+    write_results(args.json, out)
     return 0
 
 

@@ -59,6 +59,7 @@ from songfarm.models.request import TrackRequest
 from songfarm.models.settings import RenderSettings
 from songfarm.pipelines.core.local import render_track
 from songfarm.pipelines.core.shell import stage_shells
+from songfarm.pipelines.delivery.sink import take_tags
 from songfarm.pipelines.online.config import fused, load_settings
 from songfarm.pipelines.online.stages import encoded
 
@@ -104,8 +105,7 @@ class InProcess:
         t0 = time.perf_counter()
         request = TrackRequest.from_dict({"id": f"b{i}", **body(i, duration)})
         best = render_track(request, self.shells, self.settings, audio_encoding="pcm").take
-        encoded(best, "flac", {"job": "online", "track_id": request.id, "prompt": request.prompt, "seed": best["seed"],
-                               "generator": best["generator"], "model": best["model"]})
+        encoded(best, "flac", take_tags("online", request, best))
         return time.perf_counter() - t0
 
     def methods(self, i: int, duration: float) -> float:

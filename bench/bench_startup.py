@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from results_file import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 5.0
 
@@ -139,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'PASS' if total <= TARGET_S else 'FAIL'})")
     out = {"cpus": os.cpu_count(), "repeats": args.repeats, "median_s": median, "samples_s": samples,
            "target_s": TARGET_S, "passed": total <= TARGET_S}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2))
-    print(f"wrote {args.json}")
+    write_results(args.json, out)
     return 0
 
 

@@ -128,7 +128,7 @@ def cmd_take(args: argparse.Namespace) -> int:
     from ..pipelines.core.local import render_track
     from ..pipelines.core.shell import stage_shells
     from ..pipelines.delivery import manifest
-    from ..pipelines.delivery.sink import Sink
+    from ..pipelines.delivery.sink import Sink, take_tags
     from ..pipelines.delivery.storage import open_storage
 
     out = Path(args.output)
@@ -155,9 +155,7 @@ def cmd_take(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(dir=out.parent if str(out.parent) else ".") as scratch:
             sink = Sink(open_storage(scratch), "take", settings.delivery)
             take = done.take
-            files = sink.write_files(request.id, take, {"job": "take", "prompt": request.prompt,
-                                                        "seed": take["seed"], "generator": take["generator"],
-                                                        "model": take["model"]})
+            files = sink.write_files(request.id, take, take_tags("take", request, take))
             files = _move_take_files(Path(scratch), files, out, args)
     if args.manifest:
         row = manifest.make_row(job="take", **life.manifest_values(files))

@@ -89,6 +89,15 @@ def job_prompts(prompts: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(prompts))[:CALIBRATION_PROMPTS]
 
 
+def share_a_process(asks: list[tuple[float, dict[str, float]]]) -> bool:
+    """Whether stages asking these (GPUs per actor, custom resources) can run in one process:
+    they ask for the same kind of node, no GPU and the same custom resources (every embedded
+    backend). The farm fuses such pools (pipelines/farm/round.fused_pool) and the endpoint
+    runs them inside its ingress replicas (pipelines/online/config.fused); a GPU stage keeps
+    its own pool or deployment, so it scales on the resource it uses."""
+    return all(gpus == 0 for gpus, _ in asks) and all(res == asks[0][1] for _, res in asks)
+
+
 @dataclass
 class StageResources:
     """How one stage's Ray Data actor pool is sized and placed (ActorPoolStrategy)."""

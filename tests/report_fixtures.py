@@ -28,7 +28,7 @@ from songfarm.pipelines.core.local import render_track
 from songfarm.pipelines.core.shell import stage_shells
 from songfarm.pipelines.delivery import runs
 from songfarm.pipelines.delivery.manifest import current_rows
-from songfarm.pipelines.delivery.sink import Sink
+from songfarm.pipelines.delivery.sink import Sink, take_tags
 
 PROMPTS = {"calm": "a calm lo-fi beat in A minor at 80 bpm", "pop": "an upbeat pop song in C major at 120 bpm",
            "waltz": "a folk waltz in G major, 3/4, 96 bpm"}
@@ -73,8 +73,7 @@ def render_in_process(job: Job, storage, requests: list[TrackRequest], settings:
         files = None
         if done.take is not None:
             take = done.take
-            files = sink.write_files(request.id, take, {"job": job.name, "prompt": request.prompt, "seed": take["seed"],
-                                                        "generator": take["generator"], "model": take["model"]})
+            files = sink.write_files(request.id, take, take_tags(job.name, request, take))
         sink.add_row(done.life.manifest_values(files))
     sink.flush()
 

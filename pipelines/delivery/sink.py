@@ -86,6 +86,13 @@ def delivered_audio(take_audio: bytes, fmt: str, rate: int) -> tuple[bytes, int,
     return data, int(audio.shape[0]), int(audio.shape[-1])
 
 
+def take_tags(job_name: str, request: Any, take: dict[str, Any]) -> dict[str, Any]:
+    """The provenance of a delivered take (`request`: its TrackRequest): what write_files and
+    an endpoint's answer tag the file with (provenance_tags)."""
+    return {"job": job_name, "track_id": request.id, "prompt": request.prompt, "seed": int(take["seed"]),
+            "generator": str(take.get("generator") or ""), "model": str(take.get("model") or "")}
+
+
 def provenance_tags(tags: dict[str, Any]) -> dict[str, str]:
     """Vorbis-comment tags for a delivered file: who made it, from what, and that it is generated."""
     out = {"TITLE": str(tags.get("track_id", "")), "SONGFARM_JOB": str(tags.get("job", "")),

@@ -47,7 +47,7 @@ from ...models.settings import STAGES
 from ...models.stages import rows_of
 from ..core.lifecycle import TrackLifecycle
 from ..delivery import manifest, runs
-from ..delivery.sink import Sink
+from ..delivery.sink import Sink, take_tags
 from ..delivery.storage import StorageError
 from .round import pools, round_dataset
 
@@ -337,20 +337,15 @@ class Farm:
                     continue
                 life = self._lives.get(tid)
                 if life is None or life.done or life.rounds >= self._round:
-                    self._retried[tid] = self._retried.get(tid, 0) + 1
+                    self._retry(tid)
                     continue  # a retried batch repeating a track already handled
                 group = open_tracks.setdefault(tid, _Open(expected=life.request.candidates))
                 cand = int(row.get("candidate", -1))
                 if cand in group.takes:
-                    self._retried[tid] = self._retried.get(tid, 0) + 1
+                    self._retry(tid)
                     continue  # the same take again after a retry
                 group.takes[cand] = row
-                for stage in STAGES:  # the node id is '' outside Ray
-                    if f"{stage}_node" in row:
-                        node = _str(row[f"{stage}_node"])
-                        self._placement[stage][node] = self._placement[stage].get(node, 0) + 1
-                    if f"{stage}_actor" in row:
-                        self._actors[stage].add(_str(row[f"{stage}_actor"]))
+                self._count_placement(row, 1)
                 if cand == -1 or len(group.takes) >= group.expected:  # -1: planner/generator failed
                     self._close(tid, open_tracks.pop(tid))
             self.sink.flush_due()
@@ -364,21 +359,13 @@ class Farm:
         kept take and the row, exactly once as for any track."""
         life = self._lives.get(tid)
         if life is None or life.done:
-            self._retried[tid] = self._retried.get(tid, 0) + 1
+            self._retry(tid)
             return  # a retried batch repeating a track already delivered
         life = self._lives[tid] = pickle.loads(row["lifecycle"])
         self._round = max(self._round, life.rounds)
-        for stage in STAGES:  # every take of the track ran on the actor's node
-            node = _str(row[f"{stage}_node"])
-            self._placement[stage][node] = self._placement[stage].get(node, 0) + len(life.takes)
-            self._actors[stage].add(_str(row[f"{stage}_actor"]))
+        self._count_placement(row, len(life.takes))  # every take of the track ran in that actor
         if life.status != "failed":
-            try:
-                self._files[tid] = self._write(tid, row)
-            except StorageError:
-                raise  # the store is down: the job stops, with what was delivered intact
-            except Exception as exc:  # this track's audio could not be written
-                life.fail("sink", f"{type(exc).__name__}: {exc}")
+            self._write(tid, row)
         self._deliver(tid)
 
     def _close(self, tid: str, group: _Open) -> None:
@@ -386,22 +373,36 @@ class Farm:
         life = self._lives[tid]
         decision = life.close_round(list(group.takes.values()))
         if decision.new_best:
-            try:
-                self._files[tid] = self._write(tid, decision.take)
-            except StorageError:
-                raise  # the store is down: the job stops, with what was delivered intact
-            except Exception as exc:  # this track's audio could not be written (e.g. undecodable)
-                life.fail("sink", f"{type(exc).__name__}: {exc}")
+            self._write(tid, decision.take)
         if life.done:
             self._deliver(tid)
 
-    def _write(self, tid: str, take: dict[str, Any]) -> dict[str, Any]:
-        request = self._lives[tid].request
-        tags = {"job": self.job.name, "prompt": request.prompt, "seed": int(take["seed"]),
-                "generator": _str(take.get("generator", "")), "model": _str(take.get("model", ""))}
-        files = self.sink.write_files(tid, take, tags)
+    def _retry(self, tid: str) -> None:
+        """Count a repeated row (Ray Data retried a batch): ignored, and reported at the end."""
+        self._retried[tid] = self._retried.get(tid, 0) + 1
+
+    def _count_placement(self, row: dict[str, Any], takes: int) -> None:
+        """Note where `takes` take rows of each stage ran (node id '' outside Ray) and by which actor."""
+        for stage in STAGES:
+            if f"{stage}_node" in row:
+                node = _str(row[f"{stage}_node"])
+                self._placement[stage][node] = self._placement[stage].get(node, 0) + takes
+            if f"{stage}_actor" in row:
+                self._actors[stage].add(_str(row[f"{stage}_actor"]))
+
+    def _write(self, tid: str, take: dict[str, Any]) -> None:
+        """Write the take the track now keeps, under names no row points to yet; a take whose
+        audio cannot be written fails the track (the store being down stops the job)."""
+        life = self._lives[tid]
+        try:
+            files = self.sink.write_files(tid, take, take_tags(self.job.name, life.request, take))
+        except StorageError:
+            raise  # the store is down: the job stops, with what was delivered intact
+        except Exception as exc:  # this track's audio could not be written (e.g. undecodable)
+            life.fail("sink", f"{type(exc).__name__}: {exc}")
+            return
         self._sink_s += files["sink_s"]
-        return files
+        self._files[tid] = files
 
     def _deliver(self, tid: str) -> None:
         life = self._lives[tid]

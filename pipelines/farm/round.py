@@ -28,7 +28,7 @@ from typing import Any
 
 from ...models.errors import SongfarmError
 from ...models.job import Job
-from ...models.settings import STAGES, RenderSettings, StageResources
+from ...models.settings import STAGES, RenderSettings, StageResources, share_a_process
 from ...models.request import TrackRequest
 from ...models.stages import batch_of, rows_of
 from ..core.local import render_delivered
@@ -114,26 +114,24 @@ class FusedActor:
         out = []
         for row in rows_of(batch):
             done = render_delivered(TrackRequest.from_json(str(row["request"])), self.shells, self.settings)
-            take = done.take or {}
-            out.append({"track_id": row["track_id"], "lifecycle": pickle.dumps(done.life),
-                        **{k: take.get(k, b"" if k in ("audio", "midi", "stems") else "") for k in KEPT},
-                        "seed": int(take.get("seed", -1)),
-                        **{f"{stage}_node": shell.node for stage, shell in self.shells.items()},
-                        **{f"{stage}_actor": shell.actor for stage, shell in self.shells.items()}})
+            take = done.take or {}  # none when the track failed
+            answer = {"track_id": row["track_id"], "lifecycle": pickle.dumps(done.life),
+                      "audio": take.get("audio", b""), "midi": take.get("midi", b""),
+                      "stems": take.get("stems", b""), "seed": int(take.get("seed", -1)),
+                      "generator": take.get("generator", ""), "model": take.get("model", "")}
+            for stage, shell in self.shells.items():
+                answer[f"{stage}_node"], answer[f"{stage}_actor"] = shell.node, shell.actor
+            out.append(answer)
         return batch_of(out)
-
-
-KEPT = ("audio", "midi", "stems", "generator", "model")  # the kept take's columns a fused actor hands on
 
 
 def fused_pool(resources: dict[str, StageResources]) -> StageResources | None:
     """One pool that runs planner → generator → verifier in each actor, or None where the
     stages must keep pools of their own.
 
-    Stages fuse when they ask for the same kind of node: no GPU and the same custom
-    resources (the embedded backends on any machine). One process then does a track's whole
-    round, as Ray Data fuses compatible operators: no take crosses the object store between
-    stages and no FLAC is encoded for the verifier alone. A GPU generator or a fractional-GPU
+    Stages fuse when they can share a process (models.settings.share_a_process). One process
+    then does a track's every round, as Ray Data fuses compatible operators: no take crosses
+    the object store between stages and no FLAC is encoded for the verifier alone. A GPU generator or a fractional-GPU
     verifier keeps its own pool, so each pool scales on the resource it uses.
 
     The fused pool holds the CPUs the separate minimum (and maximum) pools would: each actor
@@ -141,7 +139,7 @@ def fused_pool(resources: dict[str, StageResources]) -> StageResources | None:
     those CPUs allow. The laptop profile on 2 cores, 0.1 + 0.94 + 0.94 CPUs, becomes 2 actors
     of 0.94 CPUs: one per core."""
     asks = [resources[stage] for stage in STAGES]
-    if any(r.num_gpus > 0 for r in asks) or any(r.resources != asks[0].resources for r in asks):
+    if not share_a_process([(r.num_gpus, r.resources) for r in asks]):
         return None
     per_actor = max(r.num_cpus for r in asks)
 

@@ -63,12 +63,12 @@ from ...models.settings import RenderSettings
 from ...models.stages import new_row
 from ...models.verdict import Verdict
 from ..core.lifecycle import TrackLifecycle
-from ..delivery.sink import Sink, SinkConfig
+from ..delivery.sink import Sink, SinkConfig, take_tags
 from ..delivery.storage import StorageError, open_storage
 from . import http
 from .config import DEPLOYMENT_NAMES, ServeSettings, deployed, deployment_options, fused, load_settings, \
     settings_from_dict
-from .stages import GeneratorDeployment, LocalStages, PlannerDeployment, VerifierDeployment, answer_tags, render_rounds
+from .stages import GeneratorDeployment, LocalStages, PlannerDeployment, VerifierDeployment, render_rounds
 
 logger = logging.getLogger("ray.serve")
 INGRESS_QUEUE_FACTOR = 8  # Serve's queue before the ingress, in multiples of its admission limit
@@ -308,7 +308,7 @@ class Ingress:
         take = {**take, "audio": audio}  # already encoded: the sink writes it as it is
         delivery = dataclasses.replace(settings.delivery, sample_rate=int(take["sample_rate"]), stems=False)
         sink = Sink(self.storage, self.settings.job_name, delivery, SinkConfig(flush_rows=1))
-        files = sink.write_files(track.id, take, answer_tags(self.settings.job_name, track, take))
+        files = sink.write_files(track.id, take, take_tags(self.settings.job_name, track, take))
         sink.add_row(life.manifest_values(files))
         sink.flush()
         return files["audio_uri"]

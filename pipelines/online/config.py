@@ -35,7 +35,7 @@ import yaml
 
 from ...models.errors import SongfarmError
 from ...models.request import MAX_CANDIDATES, MAX_DURATION_S, MIN_DURATION_S
-from ...models.settings import RenderSettings
+from ...models.settings import RenderSettings, share_a_process
 from ..core.settings_file import (SETTINGS_KEYS, Problems, Report, did_you_mean, kind_of, parse_yaml, read_settings,
                                   read_text, settings_dict)
 
@@ -201,7 +201,7 @@ def fused(s: ServeSettings) -> bool:
     """Whether the three stages run inside the ingress's replicas rather than one deployment each."""
     if s.stage_layout != "auto":
         return s.stage_layout == "fused"
-    return all(not s.deployments[name].num_gpus for name in STAGE_DEPLOYMENTS)
+    return share_a_process([(s.deployments[name].num_gpus, {}) for name in STAGE_DEPLOYMENTS])
 
 
 def deployed(s: ServeSettings) -> tuple[str, ...]:

@@ -39,7 +39,7 @@ from ...models.settings import RenderSettings
 from ...models.stages import batch_of, rows_of
 from ..core.lifecycle import TrackLifecycle
 from ..core.shell import StageShell
-from ..delivery.sink import delivered_audio, provenance_tags, tag_audio
+from ..delivery.sink import delivered_audio, provenance_tags, tag_audio, take_tags
 
 logger = logging.getLogger("ray.serve")  # Serve writes this logger into each replica's log
 # Columns of a verifier answer: everything the lifecycle reads, never the audio.
@@ -53,12 +53,6 @@ def encoded(take: dict[str, Any], fmt: str, tags: dict[str, Any]) -> tuple[bytes
     the same with its provenance tags: the answer)."""
     data = delivered_audio(take["audio"], fmt, int(take["sample_rate"]))[0]
     return data, tag_audio(data, fmt, provenance_tags(tags))
-
-
-def answer_tags(job_name: str, track: TrackRequest, take: dict[str, Any]) -> dict[str, Any]:
-    """The provenance of a delivered take (the sink's tags, and the answer's)."""
-    return {"job": job_name, "track_id": track.id, "prompt": track.prompt, "seed": take["seed"],
-            "generator": take["generator"], "model": take["model"]}
 
 
 # One round started: (the take rows, when rendered; their verifier columns, when verified).
@@ -83,7 +77,7 @@ async def render_rounds(track: TrackRequest, planned: dict[str, Any], settings: 
                 # A lone take is the answer unless a later round beats it: encode and tag it
                 # on another core while the verifier listens, off the critical path.
                 encodes[(takes[0]["attempt"], takes[0]["candidate"])] = asyncio.ensure_future(
-                    asyncio.to_thread(encoded, takes[0], fmt, answer_tags(job_name, track, takes[0])))
+                    asyncio.to_thread(encoded, takes[0], fmt, take_tags(job_name, track, takes[0])))
             verdicts = await verifying
             for take, verdict in zip(takes, verdicts):
                 if take["status"] == "ok":  # a take the generator failed keeps its own error
@@ -95,7 +89,7 @@ async def render_rounds(track: TrackRequest, planned: dict[str, Any], settings: 
             return life, None, None
         key = (chosen["attempt"], chosen["candidate"])
         files = await (encodes.pop(key) if key in encodes
-                       else asyncio.to_thread(encoded, chosen, fmt, answer_tags(job_name, track, chosen)))
+                       else asyncio.to_thread(encoded, chosen, fmt, take_tags(job_name, track, chosen)))
         return life, chosen, files
     finally:
         for pending in encodes.values():  # encodes of takes not chosen: let them finish unobserved

@@ -35,7 +35,8 @@ from songfarm.pipelines.core.local import render_track
 from songfarm.pipelines.core.shell import stage_shells
 from songfarm.pipelines.online.config import (Autoscaling, ServeConfigError, check_backends, deployed, fused,
                                               load_settings, serve_config_file, settings_from_dict, settings_to_dict)
-from songfarm.pipelines.online.stages import answer_tags, encoded
+from songfarm.pipelines.delivery.sink import take_tags
+from songfarm.pipelines.online.stages import encoded
 from songfarm.pipelines.delivery.storage import open_storage
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -265,7 +266,7 @@ def _expected_answer(settings, body: dict) -> bytes:
     render = settings.render
     request = TrackRequest.from_dict(body)
     best = render_track(request, stage_shells(render), render, audio_encoding="pcm").take
-    return encoded(best, render.delivery.format, answer_tags(settings.job_name, request, best))[1]
+    return encoded(best, render.delivery.format, take_tags(settings.job_name, request, best))[1]
 
 
 def test_fused_answer_is_the_in_process_file_byte_for_byte(client):
