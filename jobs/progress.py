@@ -54,11 +54,19 @@ def _rates(p: FarmProgress) -> list[str]:
     return out
 
 
+def _rounds(p: FarmProgress) -> str:
+    """'round 2/3' while the job runs round by round; '4 re-rendered' (tracks that took more
+    than one round) where fused actors take each track through its rounds (round 0)."""
+    if p.round:
+        return f"round {p.round}/{p.max_attempts}"
+    return f"{p.rerendered} re-rendered"
+
+
 def plain_line(p: FarmProgress) -> str:
     """The progress line for a log or a non-interactive terminal."""
     rejected = p.counts.get("rejected", 0)
     done = f"done {p.delivered}" + (f" ({rejected} rejected)" if rejected else "")
-    where = [f"round {p.round}/{p.max_attempts}", duration_text(p.elapsed_s), *_rates(p)]
+    where = [_rounds(p), duration_text(p.elapsed_s), *_rates(p)]
     return f"songfarm: job {p.job}: {done} / failed {p.failed} / remaining {p.remaining} ({', '.join(where)})"
 
 
@@ -66,7 +74,7 @@ def live_lines(p: FarmProgress) -> tuple[str, str]:
     """The live display's text: beside the bar ('round 1/2 · 45s'), and under it (the counts
     and the rates)."""
     counts = [f"{status} {p.counts.get(status, 0)}" for status in ("accepted", "rejected", "failed")]
-    return f"round {p.round}/{p.max_attempts} · {duration_text(p.elapsed_s)}", " · ".join([*counts, *_rates(p)])
+    return f"{_rounds(p)} · {duration_text(p.elapsed_s)}", " · ".join([*counts, *_rates(p)])
 
 
 class PlainProgress:

@@ -468,11 +468,11 @@ EVERYDAY_FOLLOWERS = frozenset({
 TAG_ONLY_GENRES = frozenset({"dj"})
 # Chinese genre words that are also everyday words (乡村 "rural", 金属 "metal, the material",
 # 电子 "electronic, of devices"): the genre only when a music word, punctuation or the end
-# follows (乡村音乐 is a word of its own; 乡村风 and "流行, 电子" are the genre; 乡村小路,
+# follows (乡村音乐 is a word of its own; 乡村风, 以电子为主 and "流行, 电子" are the genre; 乡村小路,
 # 金属质感, 电子元素 are not).
 ZH_GENRE_HOMONYMS = frozenset({"乡村", "金属", "电子", "原声", "福音", "氛围"})
 ZH_MUSIC_FOLLOWERS = ("音乐", "乐", "歌", "曲", "风", "摇滚", "民谣", "流行", "说唱", "舞曲", "爵士", "朋克", "核",
-                      "金属", "电子", "节奏", "版", "系")
+                      "金属", "电子", "节奏", "版", "系", "为主", "为基调", "为底色", "主导")  # 以电子为主: electronic
 # Words beside a genre that make it an influence, not the genre of the piece ("pop with jazz
 # influences", "a touch of funk", "融合了爵士元素"): an influence never wins over a genre.
 INFLUENCE_AFTER = ("influences", "influence", "influenced", "inspired", "tinged", "flavored", "flavoured", "feel",
@@ -656,7 +656,8 @@ INSTRUMENT_WORDS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
       "rapping", "humming", "male vocal", "female vocal", "female", "male", "人声", "歌声", "男声", "女声", "演唱",
       "歌手", "独唱",
       "哼唱", "歌词", "lyrics", "lyric", "sung", "sings", "ボーカル", "ヴォーカル", "歌詞", "ハミング",
-      "女性ボーカル", "男性ボーカル"), ("voice",)),
+      "女性ボーカル", "男性ボーカル",
+      "弹唱", "自弹自唱", "边弹边唱", "弾き語り", "歌い手"), ("voice",)),  # 弹唱 / 弾き語り: sung to one's own playing
     # brass and winds
     (("trumpet", "trumpets", "小号", "トランペット"), ("trumpet",)),
     (("trombone", "trombones", "长号", "トロンボーン"), ("trombone",)),

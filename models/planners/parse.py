@@ -57,6 +57,35 @@ _EN_NUMBERS = {
     "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
 }
 _EN_NUM = "|".join(sorted(_EN_NUMBERS, key=len, reverse=True))
+# Spelled numbers up to 299, for tempi written out: "sixty beats per minute", "a hundred and
+# twenty bpm", "seventy-two bpm".
+_EN_ONES = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_EN_TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+             "nineteen")
+_EN_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_EN_BELOW_100 = (rf"(?:(?:{'|'.join(_EN_TENS)})(?:[\s\-]+(?:{'|'.join(_EN_ONES)}))?|{'|'.join(_EN_TEENS)}|"
+                 rf"{'|'.join(_EN_ONES)})")
+_SPELLED = rf"(?:(?:a|one|two)[\s\-]+hundred(?:[\s\-]+(?:and[\s\-]+)?{_EN_BELOW_100})?|{_EN_BELOW_100})"
+
+
+def spelled_number(text: str) -> float | None:
+    """'sixty' → 60, 'seventy-two' → 72, 'a hundred and twenty' → 120; None otherwise."""
+    words = [w for w in re.split(r"[\s\-]+", text.strip().lower()) if w and w != "and"]
+    total, value = 0, None
+    for w in words:
+        if w in ("a", "one") and value is None and len(words) > 1:
+            value = 1
+        elif w in _EN_ONES:
+            value = (value or 0) + _EN_ONES.index(w) + 1
+        elif w in _EN_TEENS:
+            value = (value or 0) + _EN_TEENS.index(w) + 10
+        elif w in _EN_TENS:
+            value = (value or 0) + 10 * (_EN_TENS.index(w) + 2)
+        elif w == "hundred":
+            total, value = total + 100 * (value or 1), None
+        else:
+            return None
+    return float(total + (value or 0)) if words else None
 
 
 def cn_number(text: str) -> float | None:
@@ -77,11 +106,11 @@ def cn_number(text: str) -> float | None:
 
 
 def number(text: str) -> float | None:
-    """An Arabic, English or Chinese number: '2.5', 'two', '两' → float."""
+    """An Arabic, English or Chinese number: '2.5', 'two', 'seventy-two', '两' → float."""
     text = text.strip().lower()
     if text in _EN_NUMBERS:
         return float(_EN_NUMBERS[text])
-    return cn_number(text)
+    return cn_number(text) if not text[:1].isalpha() or not text.isascii() else spelled_number(text)
 
 
 # ---------------------------------------------------------------------------------------
@@ -319,8 +348,8 @@ _TEMPO_WORD = re.compile(
 # Statements without a unit, counted only with a plausible tempo (20..400): "132 on the
 # metronome", "M.M. = 72", "set the click to 100", "the groove runs at 112", "节拍器120".
 _TEMPO_LOOSE = [_TEMPO_WORD] + [re.compile(p, f) for p, f in (
-    (rf"(?:\bmetronome\b|メトロノーム|节拍器)(?:\s*(?:{_TEMPO_VERBS}|速度)\b)*\s*[:=]?\s*{_APPROX}{_N}"
-     rf"{_NOT_A_TEMPO}", _AI),
+    (rf"(?:\bmetronome\b|メトロノーム|节拍器)(?:\s*(?:{_TEMPO_VERBS}|速度)\b)*\s*[:=]?\s*{_APPROX}"
+     rf"(\d{{1,4}}(?:\.\d+)?|{_SPELLED}\b){_NOT_A_TEMPO}", _AI),
     (rf"{_N}\s+on\s+the\s+metronome", _AI),
     (rf"(?<![A-Za-z])(?:M\.\s?M\.?|MM)\s*[=:]?\s*{_N}(?![\d/])", _A),
     (rf"\bclick(?:\s+track)?\s+(?:is\s+)?(?:at|to|of|set\s+to|=|:)\s*{_APPROX}{_N}{_NOT_A_TEMPO}", _AI),
@@ -333,6 +362,9 @@ _TEMPO_LOOSE = [_TEMPO_WORD] + [re.compile(p, f) for p, f in (
 )]
 _TEMPO_NUMBERS = _TEMPO_LOOSE + [re.compile(p, _AI) for p in (
     rf"{_N}\s*-?\s*{_BPM_UNIT}",
+    rf"\b({_SPELLED})\s*-?\s*{_BPM_UNIT}",
+    rf"\btempo\s+(?:of|is|at|around|about|near)\s+(?:(?:around|about|roughly)\s+)?({_SPELLED})\b(?![\s\-]*(?:%|"
+    rf"percent|seconds?|minutes?|bars?))",
     rf"\bbpm(?![a-z])(?:\s*(?:{_TEMPO_VERBS}|=|:|around|near|roughly|about)(?![a-z]))*\s*{_APPROX}{_N}(?![\d/])",
     rf"\bbeats?[\s\-]*per[\s\-]*minute\s*(?:is|of|=|:|at|around)?\s*{_APPROX}{_N}(?![\d/])",
     rf"(?:♩|𝅘𝅥|\bquarter(?:[\s\-]*notes?)?|\bcrotchets?|\bq)\s*(?:=|≈|~|:)\s*{_APPROX}{_N}",
@@ -363,7 +395,7 @@ def find_tempo_number(text: str) -> TempoStated | None:
             found.append(TempoStated(round((lo + hi) / 2, 1), m.start(), m.group(0)))
     for regex in _TEMPO_NUMBERS:
         for m in regex.finditer(text):
-            value = cn_number(m.group(1))
+            value = number(m.group(1))
             # With its unit ("999 bpm") any number is a stated tempo (clamped later, with a
             # note); without one only a plausible one is ("tempo changes 3 times").
             low, high = (20, 400) if regex in _TEMPO_LOOSE else (1, 10**4)
@@ -502,7 +534,7 @@ _BEAT_PHRASES = [re.compile(p, _AI) for p in (
     rf"\b{_NUMW}\s+beats?\s+(?:per|a|in\s+(?:a|each|every|the)|to\s+(?:a|the|each))\s+(?:bar|measure)",
     rf"\bbeats?\s+(?:per|a|in\s+(?:a|each|every|the))\s+(?:bar|measure)\s*(?:is|of|=|:)?\s*{_NUMW}\b(?![/\d.])",
     # "counting to 2", "count it in 6", "counted in three"
-    rf"\bcount(?:s|ed|ing)?(?:\s+(?:it|them|along|off))?\s+(?:in|of|to|up\s+to)\s+{_NUMW}\b"
+    rf"\bcount(?:s|ed|ing)?(?:[\s\-]+(?:it|them|along|off))?[\s\-]+(?:in|of|to|up[\s\-]+to)[\s\-]+{_NUMW}\b"
     r"(?!\.\d|\d|\s*(?:bpm|beats? per))",
     # "a 2-beat rhythm", "a three-beat pattern", "3-count", "a three count"
     rf"(?<![\d.]){_NUMW}[\s\-]+(?:beat|count)\b(?!s)(?![\s\-]*(?:per|a|/|each)\s*min)",

@@ -608,7 +608,9 @@ def _choose_genre(text: str, hits: list[parse.Hit], conflicts: list[str]) -> lex
         return None
     pool = [g for g in pool if g.level != 1] or pool
     family = [g for g in pool if g.style == pool[0].style]
-    winner = max(family, key=lambda g: g.level)  # the first of the most specific
+    # The first of the most specific; at one level a compound beats a genre it names ("pop
+    # punk" over "punk", whichever comes first).
+    winner = max(family, key=lambda g: (g.level, any(o.label != g.label and o.label in g.label for o in family)))
     others = _unique([g.label for g in strong if g.label != winner.label])
     if others:
         conflicts.append(f"genre: {winner.label!r} chosen over {', '.join(map(repr, others))} (an influence never "

@@ -69,7 +69,9 @@ class FarmProgress:
     state: str  # "running", then "finished" | "failed" | "interrupted"
     to_render: int  # tracks given to this run
     counts: dict[str, int]  # status (accepted / rejected / failed) → tracks delivered so far
-    round: int  # the render round running now (1-based; 0 before the first)
+    # The job-wide render round running now (1-based; 0 before the first, and 0 throughout
+    # where fused actors run each track's every round themselves: there are no job-wide rounds).
+    round: int
     max_attempts: int  # rounds a track may take
     elapsed_s: float  # seconds since the run started
     audio_s: float  # seconds of audio delivered (accepted and rejected tracks)
@@ -78,6 +80,7 @@ class FarmProgress:
     # Seconds until the rest have landed, at the rate since the first one landed (actor start-up
     # would inflate an estimate from the start); None until two have.
     eta_s: float | None
+    rerendered: int = 0  # tracks delivered so far that took more than one round
 
     @property
     def delivered(self) -> int:
@@ -164,6 +167,7 @@ class Farm:
         self._first_take_s: float | None = None
         self._first_done_at: float | None = None  # monotonic time the first track landed
         self._audio_s = 0.0  # seconds of audio delivered
+        self._rerendered = 0  # tracks delivered after more than one round
         self._lock = threading.Lock()  # the heartbeat thread and the main loop both report progress
         self._placement: dict[str, dict[str, int]] = {stage: {} for stage in STAGES}
         self._retried: dict[str, int] = {}
@@ -414,6 +418,7 @@ class Farm:
             self._counts[life.status] += 1
             if life.status != "failed":
                 self._audio_s += float(values.get("duration_s") or 0.0)
+            self._rerendered += life.rounds > 1
             if self._first_done_at is None:
                 self._first_done_at = time.monotonic()
         self._progress()
@@ -441,7 +446,8 @@ class Farm:
         since_s = now - self._first_done_at if self._first_done_at is not None else 0.0
         eta_s = remaining * since_s / (landed - 1) if landed > 1 and since_s > 0 and remaining else None
         return FarmProgress(
-            job=self.job.name, state=state, to_render=len(self._lives), counts=dict(self._counts), round=self._round,
+            job=self.job.name, state=state, to_render=len(self._lives), counts=dict(self._counts),
+            round=0 if "fused" in self._pools else self._round, rerendered=self._rerendered,
             max_attempts=self.job.settings.max_attempts, elapsed_s=now - self._t0, audio_s=self._audio_s,
             tracks_per_min=landed / elapsed_min if landed and elapsed_min > 0 else None,
             audio_min_per_min=self._audio_s / 60 / elapsed_min if landed and elapsed_min > 0 else None,
@@ -451,7 +457,7 @@ class Farm:
         self.sink.write_progress({
             **self._extra, "job": p.job, "state": p.state, "to_render": p.to_render, "done": p.delivered,
             "failed": p.failed, "remaining": p.remaining, "counts": p.counts, "round": p.round,
-            "max_attempts": p.max_attempts, "audio_s": round(p.audio_s, 1),
+            "rerendered": p.rerendered, "max_attempts": p.max_attempts, "audio_s": round(p.audio_s, 1),
             "started_at": self._started_at, "heartbeat": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "elapsed_s": round(p.elapsed_s, 1), "eta_s": None if p.eta_s is None else round(p.eta_s, 1),
             "host": socket.gethostname(), "pid": os.getpid(),

@@ -27,6 +27,15 @@ def test_plain_line_before_and_after_tracks_land():
                                               "(round 2/2, 1m35s, 2.5 tracks/min, 0.8 audio min/min, ETA 31s)")
 
 
+def test_fused_actors_run_every_round_so_the_line_counts_re_renders():
+    fused = snapshot(**{**LANDED, "round": 0, "rerendered": 1})  # FarmProgress.round is 0 where stages fuse
+    assert plain_line(fused) == ("songfarm: job demo: done 3 (1 rejected) / failed 1 / remaining 1 "
+                                 "(1 re-rendered, 1m35s, 2.5 tracks/min, 0.8 audio min/min, ETA 31s)")
+    display = LiveProgress()
+    display(fused)
+    assert "4/5 tracks · 1 re-rendered · 1m35s" in display.text()
+
+
 def test_plain_progress_says_a_line_every_period_while_running():
     said = []
     every = PlainProgress(said.append, every_s=0.0)

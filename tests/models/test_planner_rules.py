@@ -72,6 +72,10 @@ def test_factory_builds_the_planner_and_checks_options():
     ("摇滚，速度为132", 132.0),
     ("每分钟九十六拍", 96.0),
     ("国风歌曲，BPM为76", 76.0),
+    ("a ballad at sixty beats per minute", 60.0),  # spelled out
+    ("a hundred and twenty bpm groove", 120.0),
+    ("seventy-two bpm, a slow soul tune", 72.0),
+    ("metronome at eighty, a gentle piano etude", 80.0),
 ])
 def test_stated_tempo_is_planned_exactly(prompt, bpm):
     plan = plan_for(prompt)
@@ -149,6 +153,7 @@ def test_mode_from_mood_and_from_a_mode_word():
     ("The beat counts to 3.", "3/4"), ("The beat is 2.", "2/4"), ("The time signature is 4/4.", "4/4"),
     ("three beats per bar", "3/4"), ("一首三拍子的歌", "3/4"), ("3/4拍的圆舞曲", "3/4"), ("华尔兹", "3/4"),
     ("六八拍的船歌", "6/8"), ("a march in 2/4", "2/4"),
+    ("a counting-to-three lilting piece for harp", "3/4"),  # hyphens for spaces
 ])
 def test_metre(prompt, signature):
     plan = plan_for(prompt)
@@ -226,6 +231,12 @@ def test_genre_words_choose_a_style(prompt, style):
     plan = plan_for(prompt)
     assert plan.style == style and plan.sources["style"] == "stated"
     assert_well_formed(plan)
+
+
+@pytest.mark.parametrize("prompt", ["ギター一本で弾き語り", "只有吉他自弹自唱"])
+def test_singing_to_ones_own_playing_keeps_the_voice(prompt):
+    plan = plan_for(prompt)  # one guitar and nothing else, but sung (弾き語り / 弹唱)
+    assert plan.vocals and plan.exclusive and set(plan.instruments) == {"acoustic guitar", "voice"}
 
 
 @pytest.mark.parametrize("word,name", [
@@ -525,6 +536,9 @@ def test_batch_call_plans_rows_and_isolates_failures():
     ("アニソン", "anime song", "rock"), ("ボカロ曲", "vocaloid", "edm"), ("J-POP", "j-pop", "pop"),
     ("K-pop girl group", "k-pop", "pop"), ("粤语流行", "cantopop", "pop"), ("华语流行", "mandopop", "pop"),
     ("和風、琴", "japanese traditional", "chinese_traditional"), ("ロックバラード", "rock ballad", "rock"),
+    # a compound beats a genre it names, whichever comes first; 以电子为主 is "mainly electronic"
+    ("punk attitude, but it's really a pop punk singalong", "pop punk", "rock"),
+    ("这首歌以电子为主，融合了流行元素", "electronic", "edm"),
 ])
 def test_the_most_specific_genre_wins(prompt, genre, style):
     plan = plan_for(prompt)
