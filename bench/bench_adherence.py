@@ -24,7 +24,13 @@ installed (the output says which):
 - the verifier's felt tempo against the analyser's (the same beat level, within 4 %), and for
   scale, librosa's tracker against essentia's.
 
+Tempo is reported twice, per band: for the first take (round 0, as above) and for the
+DELIVERED take: each track through the real lifecycle (pipelines/core/local.render_delivered,
+the job's default max_attempts), where a take the verifier rejects renders again (a
+re-render plays the composer's pulse-clear arrangement) and the best take is kept.
+
     .venv/bin/python bench/bench_adherence.py [--limit 100] [--duration 20] [--json bench/results/adherence.json]
+        [--no-delivered]
 """
 
 from __future__ import annotations
@@ -45,8 +51,12 @@ from songfarm.models import loudness, theory
 from songfarm.models.factory import make
 from songfarm.models.instruments import INSTRUMENTS, ruled_out
 from songfarm.models.request import TrackRequest
+from songfarm.models.settings import RenderSettings
+from songfarm.models.take import decode_audio
 from songfarm.models.verifiers import key as key_mod
 from songfarm.models.verifiers import tempo as tempo_mod
+from songfarm.pipelines.core.local import render_delivered
+from songfarm.pipelines.core.shell import stage_shells
 
 DEV_SET = Path("/work/shared/eval/musicbench_dev.jsonl")
 PROMPTS = Path(__file__).parent / "data" / "adherence_prompts.jsonl"
@@ -222,6 +232,16 @@ def librosa_tempo(mono: np.ndarray, sr: int) -> float:
     return float(librosa.feature.tempo(y=librosa.resample(mono, orig_sr=sr, target_sr=22050), sr=22050)[0])
 
 
+def tempo_result(bpm: float, plan) -> dict:
+    """The analyser's `bpm` against the plan: within TEMPO_TOLERANCE of a planned pulse (no
+    folding), and the metrical relative it is of the plan's tempo ("2", "1/2", ...; "" none)."""
+    pulses = tempo_mod.planned_pulses(plan.bpm, plan.beats_per_bar, plan.beat_unit)
+    target = min(pulses, key=lambda b: abs(np.log(max(bpm, 1e-9) / b)))
+    relation = tempo_mod.relation(bpm, plan.bpm, SAME_LEVEL)
+    return {"bpm": round(bpm, 2), "tempo_ok": bpm > 0 and abs(bpm - target) / target <= TEMPO_TOLERANCE,
+            "heard_as": str(relation[0]) if relation else ""}
+
+
 def render_one(item: dict, seed: int, duration: float, stages, analyse, reference: bool) -> dict:
     planner, generator, verifier = stages
     request = TrackRequest(id=item["id"], prompt=item["prompt"], duration_s=duration, seed=seed)
@@ -230,10 +250,6 @@ def render_one(item: dict, seed: int, duration: float, stages, analyse, referenc
     verdict = verifier.verify(take, plan, request)
     audio, sr = take.audio, take.sample_rate
     bpm, tonic, mode = analyse(audio.mean(axis=0).astype(np.float32), sr)
-
-    pulses = tempo_mod.planned_pulses(plan.bpm, plan.beats_per_bar, plan.beat_unit)
-    target = min(pulses, key=lambda b: abs(np.log(max(bpm, 1e-9) / b)))
-    relation = tempo_mod.relation(bpm, plan.bpm, SAME_LEVEL)
     felt = verdict.check("tempo").measured or 0.0
     lufs = _pyloudnorm(audio, sr)
     trackers = {}
@@ -244,8 +260,7 @@ def render_one(item: dict, seed: int, duration: float, stages, analyse, referenc
     return {"id": item["id"], "source": item["source"], "lang": item["lang"], "prompt": item["prompt"][:90],
             "plan_bpm": plan.bpm, "metre": plan.time_signature, "style": plan.style, "plan_key": plan.key,
             "band": next(name for name, lo, hi in BANDS if lo <= plan.bpm < hi),
-            "bpm": round(bpm, 2), "tempo_ok": bpm > 0 and abs(bpm - target) / target <= TEMPO_TOLERANCE,
-            "heard_as": str(relation[0]) if relation else "",
+            **tempo_result(bpm, plan),
             "key": f"{tonic} {mode}", "key_ok": theory.same_key(tonic, mode, plan.tonic, plan.mode),
             "felt_bpm": felt, "felt_agrees": felt > 0 and bpm > 0 and abs(felt / bpm - 1) <= SAME_LEVEL,
             "verifier_tempo_ok": verdict.check("tempo").passed, "accepted": verdict.accepted,
@@ -254,6 +269,23 @@ def render_one(item: dict, seed: int, duration: float, stages, analyse, referenc
             "true_peak_ok": loudness.true_peak_db(audio) <= loudness.TRUE_PEAK_CEILING_DB + 1e-6,
             "played": played, "excluded": plan_exclusions(plan), "instruments": list(plan.instruments),
             "exclusive": plan.exclusive, **trackers, **score_results(plan, item["labels"], played)}
+
+
+def deliver_one(item: dict, seed: int, duration: float, planner, shells, settings: RenderSettings,
+                analyse) -> dict:
+    """The take a job would deliver for this prompt (every round the lifecycle asks for),
+    its tempo as the analyser hears it: {"delivered_" + field: ...}."""
+    request = TrackRequest(id=item["id"], prompt=item["prompt"], duration_s=duration, seed=seed)
+    plan = planner.plan(request)
+    done = render_delivered(request, shells, settings)
+    out = {"status": done.life.status, "rounds": done.life.rounds}
+    if done.take is None:  # failed: no take to hear
+        out.update(attempt=-1, bpm=0.0, tempo_ok=False, heard_as="")
+    else:
+        audio, sr = decode_audio(bytes(done.take["audio"]))
+        bpm = analyse(audio.mean(axis=0).astype(np.float32), sr)[0]
+        out.update(attempt=int(done.take["attempt"]), **tempo_result(bpm, plan))
+    return {f"delivered_{k}": v for k, v in out.items()}
 
 
 def _pyloudnorm(audio: np.ndarray, sr: int) -> float:
@@ -306,6 +338,16 @@ def render_report(rows: list[dict]) -> dict:
     for name, _, _ in BANDS:
         out[f"tempo_{name}"] = rate([r for r in rows if r["band"] == name], "tempo_ok")
     out["heard_as"] = dict(sorted(_count(r["heard_as"] for r in rows if r["heard_as"]).items()))
+    if any("delivered_tempo_ok" in r for r in rows):  # the take the lifecycle delivers
+        out["delivered_tempo"] = rate(rows, "delivered_tempo_ok")
+        for name, _, _ in BANDS:
+            out[f"delivered_tempo_{name}"] = rate([r for r in rows if r["band"] == name], "delivered_tempo_ok")
+        out["delivered_heard_as"] = dict(sorted(_count(r["delivered_heard_as"] for r in rows
+                                                       if r.get("delivered_heard_as")).items()))
+        out["delivered_rerendered"] = rate([{"again": r["delivered_rounds"] > 1} for r in rows
+                                            if "delivered_rounds" in r], "again")
+        out["delivered_status"] = dict(sorted(_count(r["delivered_status"] for r in rows
+                                                     if "delivered_status" in r).items()))
     return {k: ({"rate": v[0], "n": v[1]} if isinstance(v, tuple) else v) for k, v in out.items()}
 
 
@@ -331,10 +373,17 @@ def print_tables(planner: dict, render: dict | None, analyser_note: str, args) -
         return
     print(f"\nrender adherence, {args.duration:g} s renders, measured by {analyser_note}")
     print(f"  {'measure':52s} {'rate':>6s} {'n':>5s} {'target':>7s}")
-    line("felt tempo within 2 % of the plan, no folding", render["tempo"], TARGETS["tempo"])
+    line("felt tempo within 2 %, no folding: first take", render["tempo"], TARGETS["tempo"])
     for name, lo, hi in BANDS:
         line(f"  {name} plans ({lo:g}-{hi:g} BPM)", render[f"tempo_{name}"], TARGETS["tempo"])
     print(f"  {'  heard at a metrical relative (heard / planned)':52s} {render['heard_as'] or '-'}")
+    if "delivered_tempo" in render:
+        line("felt tempo within 2 %, no folding: DELIVERED take", render["delivered_tempo"], TARGETS["tempo"])
+        for name, lo, hi in BANDS:
+            line(f"  {name} plans ({lo:g}-{hi:g} BPM)", render[f"delivered_tempo_{name}"], TARGETS["tempo"])
+        print(f"  {'  heard at a metrical relative (heard / planned)':52s} {render['delivered_heard_as'] or '-'}")
+        line("  tracks rendered again (a take rejected)", render["delivered_rerendered"])
+        print(f"  {'  delivered status':52s} {render['delivered_status']}")
     line("key, tonic and mode", render["key"], TARGETS["key"])
     line("exclusions never violated (score vs plan)", render["exclusions_plan"], TARGETS["exclusions"])
     line("exclusions never violated (score vs prompt labels)", render["exclusions_prompt"], TARGETS["exclusions"])
@@ -359,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--analyser", choices=("auto", "essentia", "librosa"), default="auto",
                     help="auto: essentia, installed with pip when missing, else librosa")
     ap.add_argument("--no-install", action="store_true", help="never pip install essentia")
+    ap.add_argument("--no-delivered", action="store_true",
+                    help="first takes only: skip rendering each track through the lifecycle")
     args = ap.parse_args(argv)
 
     items = load_prompts(args.devset, args.prompts)
@@ -380,6 +431,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{k + 1:3d}/{len(chosen)} {r['id']} plan {r['plan_bpm']:6.1f} {r['metre']:4s} {r['plan_key']:9s} "
                   f"{r['style']:12s} → {name} {r['bpm']:6.1f} {'ok ' if r['tempo_ok'] else 'BAD'} "
                   f"felt {r['felt_bpm']} | {r['key']} {'ok ' if r['key_ok'] else 'BAD'}", file=sys.stderr)
+        if not args.no_delivered:  # the delivered take: the real lifecycle, the job's default max_attempts
+            settings = RenderSettings()
+            shells = stage_shells(settings)
+            for k, (item, r) in enumerate(zip(chosen, rows)):
+                r.update(deliver_one(item, k, args.duration, planner, shells, settings, analyse))
+                print(f"{k + 1:3d}/{len(chosen)} {r['id']} delivered {r['delivered_status']} after "
+                      f"{r['delivered_rounds']} round(s), take of attempt {r['delivered_attempt']}: "
+                      f"{name} {r['delivered_bpm']:6.1f} {'ok ' if r['delivered_tempo_ok'] else 'BAD'}",
+                      file=sys.stderr)
         render_doc = render_report(rows)
 
     print_tables(planner_doc, render_doc, note, args)
@@ -387,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"duration_s": args.duration, "limit": args.limit, "analyser": name,
+                               "max_attempts": None if args.no_delivered else RenderSettings().max_attempts,
                                "analyser_note": note, "targets": TARGETS, "planner": planner_doc,
                                "render": render_doc, "renders": rows}, indent=1, ensure_ascii=False, default=str))
     print(f"wrote {out}")

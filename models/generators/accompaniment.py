@@ -158,13 +158,15 @@ def drum_bar(drums: Drums, metre: Metre, bar: Bar, rng: np.random.Generator, bas
         out.append((bar.start_q, 2.0, DRUM_KEYS[drums.crash], velocity(base_vel, 0.85, e, rng)))
     if fill_from is not None:
         kind = "toms" if solo and drums.fill in ("none", "hats") else drums.fill
-        out += drum_fill(kind, bar.start_q + fill_from, metre.bar_q - fill_from, rng, base_vel, e)
+        out += drum_fill(kind, bar.start_q + fill_from, metre.bar_q - fill_from, rng, base_vel, e,
+                          drums.fill_step_q)
     return out
 
 
 def drum_fill(kind: str, start_q: float, length_q: float, rng: np.random.Generator, base_vel: int,
-              energy: float) -> list[Note]:
-    """A crescendo fill over [start_q, start_q + length_q); its rhythm is drawn from the rng."""
+              energy: float, min_step_q: float = 0.0) -> list[Note]:
+    """A crescendo fill over [start_q, start_q + length_q); its rhythm is drawn from the rng,
+    no step shorter than `min_step_q` quarters."""
     if kind == "hats":
         step = 0.125 if rng.random() < 0.5 else 1.0 / 6.0  # 32nds or sextuplets: a trap roll
         voices = ["hat"]
@@ -172,6 +174,7 @@ def drum_fill(kind: str, start_q: float, length_q: float, rng: np.random.Generat
         step = 0.25 if rng.random() < 0.65 else 0.5 / 3.0 if rng.random() < 0.5 else 0.5
         voices = {"toms": ["tom_high", "tom_mid", "tom_low", "tom_floor"], "snare": ["snare"],
                   "woodblock": ["woodblock_high", "woodblock_high", "woodblock_low"]}.get(kind, ["snare"])
+    step = max(step, min_step_q)
     count = max(1, int(round(length_q / step)))
     skip = rng.random() < 0.4  # leave a gap on the second hit for a different shape
     out = []

@@ -34,10 +34,10 @@ from ..plan import SongPlan
 from .accompaniment import bass_bar, comp_bar, comp_voicing, drum_bar, pad_voicing, percussion_bar, velocity, \
     voice_chord
 from .melody import make_section_motifs, realise, section_melody
-from .patterns import feel, felt_style
+from .patterns import PLAIN_ARP, feel, felt, felt_style, pulse_clear
 from .score import Bar, Chord, Composition, Metre, Note, Part, SectionSpan
 from .styles import get_style
-from .styles.base import DRUM_KEYS, Bass, Comping, Drums, Style
+from .styles.base import DRUM_KEYS, Bass, Drums, Style
 
 ROLES = ("drums", "bass", "harmony", "melody", "pad")
 EXTRA_KIND = {"drums": "percussion", "bass": "bass2", "harmony": "harmony2", "melody": "counter", "pad": "pad2"}
@@ -78,8 +78,6 @@ _PLAIN_DRUMS = Drums(
 )
 _PLAIN_PERCUSSION = {"shaker": {"4/4": "x.o.x.o.x.o.x.o.", "3/4": "x.o.x.o.x.o.", "6/8": "x.ox.ox.ox.o"},
                      "conga_low": {"4/4": "x.......x.......", "3/4": "x...........", "6/8": "x.....x....."}}
-_PLAIN_ARP = Comping("arp", {"4/4": "x.x.x.x.x.x.x.x.", "3/4": "x.x.x.x.x.x.", "6/8": "x.x.x.x.x.x."},
-                     voicing="spread", register=67, gate=0.9)
 
 _CYMBALS = {DRUM_KEYS[v] for v in ("crash", "crash2", "china", "splash", "ride", "ride_bell", "open_hat")}
 
@@ -270,8 +268,10 @@ def _sections(bars: list[Bar]) -> list[list[Bar]]:
     return out
 
 
-def compose(plan: SongPlan, seed: int, end_s: float | None = None) -> Composition:
+def compose(plan: SongPlan, seed: int, end_s: float | None = None, attempt: int = 0) -> Composition:
     """Write the whole song for `plan` with `seed`; it ends at `end_s` (default plan.duration_s).
+    `attempt` (the take's round, 0-based) picks the arrangement: a re-render (attempt ≥ 1)
+    plays the pulse-clear one (patterns.pulse_clear, felt_style), not just a new seed.
 
     Raises CompositionError (a SongfarmError) naming the field for a plan it cannot play."""
     style = get_style(plan.style)
@@ -289,10 +289,19 @@ def compose(plan: SongPlan, seed: int, end_s: float | None = None) -> Compositio
     end_q = end_s * qpm / 60.0
     bars = lay_out_bars(plan, metre, end_q, tonic_pc, 60.0 / qpm)
     parts = choose_parts(plan, style)
-    style = felt_style(style, metre, 60.0 / plan.bpm)  # the accompaniment for the planned tempo's felt beat
-    if feel(metre, 60.0 / plan.bpm) == "slow":  # a slow piece is carried by its pulse: held pads sit back
+    clear = pulse_clear(attempt)
+    style = felt_style(style, metre, 60.0 / plan.bpm, clear)  # the accompaniment for the planned tempo's felt beat
+    tempo = feel(metre, 60.0 / plan.bpm, clear)
+    if tempo == "slow":  # a slow piece is carried by its pulse: held pads sit back
         for part in (p for p in parts if p.kind in ("pad", "pad2")):
             part.level_db = min(part.level_db - SLOW_PAD_DB, SLOW_PAD_MAX_DB)
+    # At fast tempos the band keeps the drummer's tight time: 6 ms is 2 % of a 176 BPM beat,
+    # enough to blur a beat period that trackers measure in whole ~12 ms frames (at 176 BPM
+    # 29 or 30 frames: 178 or 172 BPM, the second outside 2 %).
+    pitched_sigma_s = HUMANISE_DRUMS_S if tempo == "fast" else HUMANISE_S
+    # A fast piece with neither drums nor comping is heard in its bars (2/3 or 1/2 of the
+    # tempo): in a pulse-clear take its pads restrike on every beat, an ostinato.
+    ostinato = clear and tempo == "fast" and not any(p.kind in ("drums", "harmony") for p in parts)
     scale_pcs = _scale(plan, style)
     spq = 60.0 / qpm
     vel_rng = _stream(seed, "velocity")
@@ -310,12 +319,13 @@ def compose(plan: SongPlan, seed: int, end_s: float | None = None) -> Compositio
         part.notes = writer(part=part, style=style, metre=metre, bars=bars, sections=sections, seed=seed,
                             scale_pcs=scale_pcs, tonic_pc=tonic_pc, motifs=motifs, hook=hook_name, spq=spq,
                             vel_rng=vel_rng, has_counter=any(p.kind == "counter" for p in parts),
+                            beat_s=60.0 / plan.bpm, clear=clear, ostinato=ostinato,
                             drum_solo=all(p.is_drum for p in parts))
         part.notes = [n for n in part.notes if n[0] < end_q - 1e-6]
         if style.swing and not metre.compound:
             part.notes = [_swing(n, style.swing, style.swing_unit) for n in part.notes]
         part.notes = _humanise(part.notes, sections, seed, parts.index(part),
-                               (HUMANISE_DRUMS_S if part.is_drum else HUMANISE_S) / spq)
+                               (HUMANISE_DRUMS_S if part.is_drum else pitched_sigma_s) / spq)
         part.notes = [(s, min(d, end_q - s), p, v) for s, d, p, v in part.notes]
         part.notes.sort()
 
@@ -409,14 +419,14 @@ def _write_percussion(part: Part, style: Style, metre: Metre, bars: list[Bar], s
     return _let_ring(out, bars[-1].start_q + bars[-1].length_q)
 
 
-def _write_bass(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, tonic_pc: int, **_
-                ) -> list[Note]:
+def _write_bass(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, tonic_pc: int, beat_s: float,
+                clear: bool, **_) -> list[Note]:
     low, high, _ = _register(part)
     rng = _stream(seed, "bass")
     bass = style.bass
-    if part.cover:  # a solo piano's left hand: roots ringing from the strong beats
+    if part.cover:  # a solo piano's left hand: roots ringing from the strong beats (every beat when felt so)
         roots = "".join("R" if metre.strength(i * 0.25) >= 2 else "." for i in range(metre.steps))
-        bass = Bass({metre.signature: roots}, gate=1.0, register=bass.register)
+        bass = Bass(felt({metre.signature: roots}, metre, beat_s, "R", clear), gate=1.0, register=bass.register)
     out: list[Note] = []
     prev = None
     for bar in bars:
@@ -439,7 +449,7 @@ def _write_bass2(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: 
 
 def _write_harmony(part: Part, style: Style, metre: Metre, bars: list[Bar], seed: int, spq: float, **_) -> list[Note]:
     second = part.kind == "harmony2"
-    comp = (style.comping2 or _PLAIN_ARP) if second else style.comping
+    comp = (style.comping2 or PLAIN_ARP) if second else style.comping
     inst_low, inst_high, _ = _register(part)
     inst_low = max(inst_low, BASS_BAND_TOP + 1)
     # Each take voices its chords around a slightly different centre: other inversions.
@@ -457,12 +467,18 @@ def _write_harmony(part: Part, style: Style, metre: Metre, bars: list[Bar], seed
     return out
 
 
-def _write_pad(part: Part, style: Style, metre: Metre, bars: list[Bar], tonic_pc: int, **_) -> list[Note]:
+def _write_pad(part: Part, style: Style, metre: Metre, bars: list[Bar], tonic_pc: int, ostinato: bool = False,
+               **_) -> list[Note]:
     """Pads hold the chord, tied across bars while it does not change. A 'sustain' pad
     restrikes the chord when it changes; a 'swell' pad ties the tones two chords share and
     moves only the others; a 'drone' holds the key's tonic and fifth. The first pad plays
     throughout (quietly when the energy is low: it is what keeps the sound from stopping
-    dead between hits, the synthesizer having no release tails); a second pad only when loud."""
+    dead between hits, the synthesizer having no release tails); a second pad only when loud.
+    `ostinato`: the chord restruck on every beat instead (see compose)."""
+    if ostinato:
+        held = _write_pad(part, style, metre, bars, tonic_pc)
+        return [(float(start), metre.beat_q * 0.9, pitch, v) for s, d, pitch, v in held
+                for start in np.arange(s, s + d - 1e-6, metre.beat_q)]
     low, high, centre = _register(part, 0.4)
     low = max(low, BASS_BAND_TOP + 1)
     centre = max(centre, low + 7)

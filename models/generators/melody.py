@@ -56,8 +56,9 @@ def make_rhythm(metre: Metre, style: MelodyStyle, rng: np.random.Generator) -> l
             if rng.random() < style.sixteenths and pos + 0.25 < metre.bar_q:
                 onsets.append(pos + 0.25)
     onsets = sorted(set(onsets))
-    if len(onsets) < 2:  # at least a downbeat and the middle of the bar
-        middle = metre.groups[0] * metre.beat_q if len(metre.groups) > 1 else metre.bar_q / 2
+    if len(onsets) < 2:  # at least a downbeat and the middle of the bar: the second group, or a beat
+        # (3/4's half bar, 1.5 quarters, is no beat: a fast waltz would be heard at 2/3 of its tempo)
+        middle = metre.beat_q * (metre.groups[0] if len(metre.groups) > 1 else max(1, metre.beats_per_bar // 2))
         onsets = sorted(set(onsets) | {0.0, middle})
     ends = onsets[1:] + [metre.bar_q]
     rhythm = []

@@ -36,7 +36,11 @@ from .composer import compose
 from .render import fade_out, midi_bytes, render_mix
 from .soundfont import SoundFontError, in_tune
 
-VERSION = "0.1"
+# 0.2: the felt pulse per tempo band (issue 13): slow beats up to ~92 BPM and slow 6/8
+# eighths are played on the beat, fills at slow tempos move in beats, fast takes keep tight
+# time, a covering instrument's roots and a sparse 3/4 melody bar land on beats, and
+# re-renders (attempt ≥ 1) play the pulse-clear arrangement: the audio changed.
+VERSION = "0.2"
 DEFAULT_SOUNDFONT = str(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")  # bundled: the last resort
 SOUNDFONT_ENV = "SONGFARM_SOUNDFONT"  # a .sf2 path used when a job's options name none
 STANDARD_SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2",)  # apt-get install fluid-soundfont-gm
@@ -83,7 +87,7 @@ def choose_soundfont(option: str | os.PathLike = "", environ: Mapping[str, str] 
 
 def soundfont_version(path: str) -> str:
     """The generator version for renders through `path`: VERSION with the bundled font, else
-    VERSION + the font's name and size in bytes ("0.1+FluidR3_GM.148398306"), so a take's
+    VERSION + the font's name and size in bytes ("0.2+FluidR3_GM.148398306"), so a take's
     version, and the fingerprint, change with the font; just the name when it is not there."""
     if Path(path) == Path(DEFAULT_SOUNDFONT):
         return VERSION
@@ -162,8 +166,9 @@ class SynthGenerator(Generator):
         sr = self.config.sample_rate
         n = int(round(plan.duration_s * sr))
 
-        # 1. Compose: plan + seed → a multi-track score ending at the plan's duration.
-        composition = compose(plan, seed, end_s=n / sr)
+        # 1. Compose: plan + seed → a multi-track score ending at the plan's duration; a
+        #    re-render (attempt ≥ 1) plays the pulse-clear arrangement (composer.compose).
+        composition = compose(plan, seed, end_s=n / sr, attempt=attempt)
 
         # 2. Render each part alone through the SoundFont; balance, pan, sum, shape the
         #    sections' dynamics; fade out the end. (2, n) float32 at the config's rate.

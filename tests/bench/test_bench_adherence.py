@@ -1,5 +1,6 @@
-"""bench/bench_adherence.py at toy size: two prompts of each source, 6 s renders, analysed by
-librosa (the fallback), so the test needs no essentia."""
+"""bench/bench_adherence.py at toy size: two prompts of each source, 6 s renders (first takes,
+then each track through the lifecycle), analysed by librosa (the fallback), so the test
+needs no essentia."""
 
 from __future__ import annotations
 
@@ -42,3 +43,9 @@ def test_bench_adherence_runs_at_toy_size_without_essentia(tmp_path):
         assert render[measure]["n"] >= 1, measure
     assert render["loudness"]["rate"] == 1.0 and render["true_peak"]["rate"] == 1.0
     assert {"played", "excl_plan", "named_plan", "heard_as", "felt_bpm"} <= set(doc["renders"][0])
+    # the delivered take: each track through the lifecycle, beside the first take's figures
+    assert render["delivered_tempo"]["n"] == 4 and render["delivered_tempo_slow"]["n"] >= 1
+    assert sum(render["delivered_status"].values()) == 4 and doc["max_attempts"] >= 1
+    for row in doc["renders"]:
+        assert 1 <= row["delivered_rounds"] <= doc["max_attempts"] and row["delivered_bpm"] > 0
+        assert row["delivered_attempt"] < row["delivered_rounds"]

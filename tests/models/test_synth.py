@@ -52,7 +52,7 @@ def test_take_shape_loudness_fields_stems_and_midi(generator):
     _check_master(take.audio, plan)
     assert (take.track_id, take.attempt, take.candidate, take.seed) == ("song-1", 2, 0, 42)
     assert take.sample_rate == SR and take.generator == "synth"
-    assert take.model == "synth-0.1 TimGM6mb.sf2"
+    assert take.model == "synth-0.2 TimGM6mb.sf2"
     # The last half second fades to silence.
     assert np.abs(take.audio[:, -50:]).max() < 1e-3
     # Stems: one per instrument, as loud as they sit in the mix.
@@ -154,21 +154,21 @@ def test_the_chosen_soundfont_is_in_the_version_model_and_fingerprint(tmp_path, 
     audio: the generator's version carries it, so the track's fingerprint changes."""
     request = TrackRequest(id="t1", prompt="a pop song")
     monkeypatch.setenv(SOUNDFONT_ENV, DEFAULT_SOUNDFONT)
-    assert backend_version("generator", "synth") == "0.1"
+    assert backend_version("generator", "synth") == "0.2"
     bundled = fingerprint(request, RenderSettings())
     font = tmp_path / "MyGM.sf2"
     font.write_bytes(open(DEFAULT_SOUNDFONT, "rb").read())
     monkeypatch.setenv(SOUNDFONT_ENV, str(font))
     generator = make_generator("synth")
     assert generator.soundfont == str(font)
-    assert generator.version == f"0.1+MyGM.{font.stat().st_size}" == backend_version("generator", "synth")
+    assert generator.version == f"0.2+MyGM.{font.stat().st_size}" == backend_version("generator", "synth")
     assert generator.model == f"synth-{generator.version} MyGM.sf2"
     assert fingerprint(request, RenderSettings()) != bundled
     missing = tmp_path / "gone.sf2"
     monkeypatch.setenv(SOUNDFONT_ENV, str(missing))
     with pytest.raises(BackendError, match=rf"\${SOUNDFONT_ENV}: {missing}: no such file"):
         preflight("generator", "synth")
-    assert backend_version("generator", "synth") == "0.1+gone"  # a fingerprint never raises
+    assert backend_version("generator", "synth") == "0.2+gone"  # a fingerprint never raises
 
 
 def _pdta(parts: dict[bytes, bytes]) -> bytes:

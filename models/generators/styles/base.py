@@ -45,6 +45,7 @@ class Drums:
     fill: str = "toms"  # section-end fill: "toms", "snare", "woodblock", "hats" or "none"
     crash: str = "crash"  # voice struck on the downbeat of loud sections ("" for none)
     lift: Groove = field(default_factory=dict)  # voices added on top of `groove` at energy ≥ 0.8
+    fill_step_q: float = 0.0  # shortest step of a fill, quarters (0: the fill's own; slow tempos: the beat)
 
 
 @dataclass(frozen=True)
