@@ -119,6 +119,9 @@ FAMILIES: dict[str, frozenset[str]] = {
     "brass": frozenset({"trumpet", "trombone", "tuba", "french horn", "brass"}),
     "woodwinds": frozenset({"flute", "clarinet", "oboe", "saxophone", "pan flute"}),
     "keys": frozenset({"piano", "electric piano", "organ", "harpsichord"}),
+    # what "acoustic instruments only" / "unplugged" rules out: everything plugged in
+    "electric": frozenset({"synth lead", "synth pad", "synth pluck", "supersaw", "synth bass", "electronic drums",
+                           "electric piano", "electric guitar", "distorted guitar"}),
 }
 
 
@@ -127,7 +130,7 @@ def ruled_out(name: str, excluded: list[str]) -> bool:
     canonical instrument name ("piano"), a role ("drums", "bass", "harmony", "melody", "pad"),
     "vocals" (every voice instrument), a family word that ends instrument names ("guitar"
     rules out acoustic, electric, distorted and bass guitar), or a word of FAMILIES
-    ("strings", "synth", "brass", "woodwinds", "keys"). The planner writes the entries; the
+    ("strings", "synth", "brass", "woodwinds", "keys", "electric"). The planner writes the entries; the
     composer asks this before it adds any part."""
     inst = INSTRUMENTS[name]
     for entry in excluded:

@@ -725,6 +725,7 @@ A_CAPPELLA_WORDS = ("a cappella", "a capella", "acapella", "acappella", "a-cappe
 # Next to a list of named instruments, these make them the only ones that play ("only
 # piano and cello", "sax only", 只有吉他, 纯钢琴, 古筝独奏, ピアノのみ, ギターだけ).
 ONLY_BEFORE = ("only", "just", "solely", "purely", "exclusively", "nothing but", "nothing except", "none but",
+               "keep it to", "kept to", "stick to", "sticking to", "limited to", "restricted to",
                "the only instrument is", "the only instrument being", "the sole instrument is", "only instrument:",
                "唯一的乐器是", "唯一乐器是", "唯一的乐器", "唯一的伴奏是",
                "solo", "unaccompanied", "只有", "只用", "仅有", "仅用", "只要", "唯有", "仅", "只", "纯", "单纯",
@@ -742,4 +743,7 @@ ABSENCE_WORDS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("drumless", "beatless", "percussionless", "no beat", "no beats", "without a beat", "without beats",
       "无节拍", "没有节拍", "ビートなし", "ノンビート"), "drums"),
     (("bassless",), "bass"),
+    (("acoustic instruments only", "only acoustic instruments", "acoustic only", "all-acoustic", "all acoustic",
+      "purely acoustic", "fully acoustic", "unplugged", "no electronics", "纯原声", "全原声", "不插电",
+      "アンプラグド"), "electric"),
 )

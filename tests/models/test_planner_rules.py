@@ -233,6 +233,19 @@ def test_genre_words_choose_a_style(prompt, style):
     assert_well_formed(plan)
 
 
+@pytest.mark.parametrize("prompt", ["acoustic instruments only, a folk song", "an unplugged rock ballad",
+                                    "不插电版本的民谣"])
+def test_acoustic_only_rules_out_everything_plugged_in(prompt):
+    plan = plan_for(prompt)
+    assert "electric" in plan.excluded
+    assert not [n for n in plan.instruments if ruled_out(n, plan.excluded)]
+
+
+def test_keep_it_to_names_the_only_instruments():
+    plan = plan_for("keep it to piano and voice")
+    assert plan.exclusive and set(plan.instruments) == {"piano", "voice"}
+
+
 @pytest.mark.parametrize("prompt", ["ギター一本で弾き語り", "只有吉他自弹自唱"])
 def test_singing_to_ones_own_playing_keeps_the_voice(prompt):
     plan = plan_for(prompt)  # one guitar and nothing else, but sung (弾き語り / 弹唱)
