@@ -66,6 +66,7 @@ _EN_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", 
 _EN_BELOW_100 = (rf"(?:(?:{'|'.join(_EN_TENS)})(?:[\s\-]+(?:{'|'.join(_EN_ONES)}))?|{'|'.join(_EN_TEENS)}|"
                  rf"{'|'.join(_EN_ONES)})")
 _SPELLED = rf"(?:(?:a|one|two)[\s\-]+hundred(?:[\s\-]+(?:and[\s\-]+)?{_EN_BELOW_100})?|{_EN_BELOW_100})"
+_N_OR_SPELLED = rf"(\d{{1,4}}(?:\.\d+)?|{_SPELLED}\b)"  # a tempo as digits or words (number() reads both)
 
 
 def spelled_number(text: str) -> float | None:
@@ -110,7 +111,7 @@ def number(text: str) -> float | None:
     text = text.strip().lower()
     if text in _EN_NUMBERS:
         return float(_EN_NUMBERS[text])
-    return cn_number(text) if not text[:1].isalpha() or not text.isascii() else spelled_number(text)
+    return spelled_number(text) if text.isascii() and text[:1].isalpha() else cn_number(text)
 
 
 # ---------------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ _TEMPO_WORD = re.compile(
 # metronome", "M.M. = 72", "set the click to 100", "the groove runs at 112", "节拍器120".
 _TEMPO_LOOSE = [_TEMPO_WORD] + [re.compile(p, f) for p, f in (
     (rf"(?:\bmetronome\b|メトロノーム|节拍器)(?:\s*(?:{_TEMPO_VERBS}|速度)\b)*\s*[:=]?\s*{_APPROX}"
-     rf"(\d{{1,4}}(?:\.\d+)?|{_SPELLED}\b){_NOT_A_TEMPO}", _AI),
+     rf"{_N_OR_SPELLED}{_NOT_A_TEMPO}", _AI),
     (rf"{_N}\s+on\s+the\s+metronome", _AI),
     (rf"(?<![A-Za-z])(?:M\.\s?M\.?|MM)\s*[=:]?\s*{_N}(?![\d/])", _A),
     (rf"\bclick(?:\s+track)?\s+(?:is\s+)?(?:at|to|of|set\s+to|=|:)\s*{_APPROX}{_N}{_NOT_A_TEMPO}", _AI),
