@@ -474,7 +474,7 @@ class Bench:
         job_s = load_s + first + (math.ceil(JOB_TRACKS / batch) - 1) * call_s
         return {**out, "takes": takes, "load_s": _r(load_s), "warmup_s": _r(warmup_s), "call_s": _r(call_s, 4),
                 "per_take_s": _r(per_take, 4), "tracks_per_gpu_hour": _r(3600 / per_take, 1),
-                "job100_s": _r(job_s, 1), "job100_tracks_per_gpu_hour": _r(JOB_TRACKS * 3600 / job_s, 1)}
+                "job100_s": _r(job_s, 3), "job100_tracks_per_gpu_hour": _r(JOB_TRACKS * 3600 / job_s, 1)}
 
     # -- the configurations --
 

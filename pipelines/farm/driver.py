@@ -328,8 +328,14 @@ class Farm:
             self.record("songfarm: pools: " + ", ".join(
                 f"{name} {res.min_actors}-{res.max_actors} actors × {res.num_cpus:g} CPU"
                 + (f" {res.num_gpus:g} GPU" if res.num_gpus else "") for name, res in self._pools.items()))
-        for batch in round_dataset(self.job, rows, self.config.fuse).iter_batches(batch_size=None, batch_format="numpy",
-                                                               prefetch_batches=1):
+        # prefetch_batches=0: each track's answer reaches the driver the moment its task ends.
+        # With a prefetch of 1, Ray Data 2.60 held the first answers back until others were
+        # ready (a 1-s track of three came in with the 6-s ones): no file was written, no
+        # progress shown, until a job's last tracks were nearly done. The work is in the
+        # actors; the driver only writes files, so there is nothing for a prefetch to overlap.
+        answers = round_dataset(self.job, rows, self.config.fuse).iter_batches(
+            batch_size=None, batch_format="numpy", prefetch_batches=0)
+        for batch in answers:
             if self._first_take_s is None:
                 self._first_take_s = time.monotonic() - self._t0
             for row in rows_of(batch):

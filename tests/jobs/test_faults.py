@@ -234,20 +234,35 @@ def test_kill_9_between_a_file_and_its_row(tmp_path, drivers, capsys):
 
 
 def test_kill_9_during_a_re_render(tmp_path, drivers, capsys):
-    # min_score 1.0: the lo-fi tracks never reach it at 4 s and render round after round (up to
-    # 10), 6 takes a round; the cinematic one (seed 1) reaches it after re-renders of its own
-    # (synth 0.2: in round 4, 2 takes a round). The driver is killed as soon as the first
-    # track's kept take is written (fused actors run a track's every round and hand on its
-    # kept take). Two actors share three tracks, so whichever lands first, at least one track
-    # is still being rendered, whatever actor Ray Data queued it on.
+    # min_score 1.0: the 4-s lo-fi tracks never reach it (a 3-s plan is too short for the felt
+    # tempo to be heard right) and render round after round (up to 10), 6 takes a round; the
+    # cinematic one (seed 1) reaches it after re-renders of its own (synth 0.2: in round 4,
+    # 2 takes a round). Fused actors run a track's every round and hand on its kept take. The
+    # driver is frozen (SIGSTOP) as soon as a kept take is written while a track is still
+    # without its row, then killed; a longer track would be accepted in round 1 (score 1.0)
+    # and land with the others, leaving no middle to kill in.
     tracks = [{"id": "epic", "prompt": "an epic cinematic theme in D minor", "seed": 1},
               {**TRACKS[1], "candidates": 6}, {**TRACKS[1], "id": "lofi2", "seed": 2, "candidates": 6}]
     job = write_job(tmp_path, tmp_path / "renders", tracks=tracks, min_score=1.0, max_attempts=10)
     store = open_storage(str(tmp_path / "renders" / "faults"))
     d = start(drivers, tmp_path, "render", str(job))
-    wait_until(lambda: audio_files(store), d, what="a track's kept take")
+
+    def in_the_middle() -> bool:
+        return bool(audio_files(store)) and len(manifest.current_rows(store)) < len(tracks)
+
+    def frozen_in_the_middle() -> bool:
+        # Freeze at once, then look again: the last rows may have landed just before.
+        if not in_the_middle():
+            return False
+        os.kill(d.pid, signal.SIGSTOP)
+        if in_the_middle():
+            return True
+        os.kill(d.pid, signal.SIGCONT)
+        return False
+
+    wait_until(frozen_in_the_middle, d, what="a kept take while a track is still rendering")
     d.kill()
-    assert len(manifest.current_rows(store)) < len(tracks)  # killed in the middle of the job
+    assert in_the_middle(), manifest.current_rows(store)  # killed in the middle of the job
     render_ok(drivers, tmp_path, job)
     assert_delivered_once(store, capsys, ["epic", "lofi", "lofi2"])
     rows = manifest.current_rows(store)
