@@ -205,11 +205,32 @@ def summary_rows(names: list[str], status: dict[str, dict]) -> list[tuple[str, s
     return rows
 
 
-def markdown(rows, where: str, command: str, when: str) -> str:
-    lines = [BEGIN, f"Latest figures: {when}, on {where}; produced by `{command}` (JSON in `bench/results/`).", "",
+def markdown(rows, where: str, command: str, when: str, kept: dict[str, list[str]] | None = None) -> str:
+    """The README's table, in BENCHES order. `kept`: the table lines of benchmarks not run
+    this time (readme_rows()), which stand where they were, with a word on their age."""
+    kept = kept or {}
+    lines = [BEGIN, f"Latest figures: {when}, on {where}; produced by `{command}` (JSON in `bench/results/`)"
+             + ("; rows of the other benchmarks are from an earlier run." if kept else "."), "",
              "| measure | result | target | | benchmark |", "|---|---:|---|---|---|"]
-    lines += [f"| {m} | {r} | {t} | {v} | `{b}` |" for m, r, t, v, b in rows]
+    new = {name: [f"| {m} | {r} | {t} | {v} | `{b}` |" for m, r, t, v, b in rows if b == f"bench_{name}.py"]
+           for name in BENCHES}
+    for name in BENCHES:
+        lines += new[name] or kept.get(name, [])
     return "\n".join(lines + [END])
+
+
+def readme_rows(text: str, except_names: list[str]) -> dict[str, list[str]]:
+    """Benchmark name → its table lines in the README's section, for every benchmark not in
+    `except_names`: what `--only` leaves standing."""
+    if BEGIN not in text or END not in text:
+        return {}
+    kept: dict[str, list[str]] = {}
+    for line in text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines():
+        bench = line.rsplit(" | ", 1)[-1] if line.startswith("| ") else ""
+        name = bench.removeprefix("`bench_").removesuffix(".py` |")
+        if name in BENCHES and name not in except_names:
+            kept.setdefault(name, []).append(line)
+    return kept
 
 
 def update_readme(block: str) -> bool:
@@ -248,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         {"when": when, "machine": where, "command": command, "status": status,
          "rows": [dict(zip(("measure", "result", "target", "verdict", "benchmark"), r)) for r in rows]}, indent=2))
     if not args.no_readme and not args.quick:
-        print("README.md updated" if update_readme(markdown(rows, where, command, when))
+        kept = readme_rows(README.read_text(), names) if args.only else []
+        print("README.md updated" if update_readme(markdown(rows, where, command, when, kept))
               else f"README.md has no {BEGIN} … {END} section: not updated")
     return 0 if all(s["ok"] for s in status.values()) else 1
 

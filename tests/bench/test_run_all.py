@@ -38,6 +38,18 @@ def test_the_table_and_the_readme_section_come_from_the_results(tmp_path, monkey
     assert "| farm (fused pools) vs a process pool, same work | 90.0 % | >= 85 % | pass | `bench_farm.py` |" in text
     assert "2026-12-02, on a 2-core box, no GPU; produced by `make bench`" in text
 
+    # `--only farm`: the farm's rows are new, every other benchmark's row stays as it was
+    kept = run_all.readme_rows(text, ["farm"])
+    assert sorted(kept) == ["engine", "startup"] and kept["startup"] == [
+        "| Ray start + first verified take | 6.2 s | <= 5 s | FAIL | `bench_startup.py` |"]
+    farm_again = [r for r in rows if r[4] == "bench_farm.py"]
+    assert run_all.update_readme(run_all.markdown(farm_again, "a 2-core box", "make bench", "2026-12-03", kept))
+    text = readme.read_text()
+    assert "| Ray start + first verified take | 6.2 s | <= 5 s | FAIL | `bench_startup.py` |" in text
+    assert text.count("`bench_farm.py`") == 3 and "rows of the other benchmarks are from an earlier run" in text
+    order = [line.rsplit(" | ", 1)[-1] for line in text.splitlines() if line.startswith("| ") and "bench_" in line]
+    assert order.index("`bench_engine.py` |") < order.index("`bench_farm.py` |")  # each where BENCHES has it
+
 
 def test_the_projects_readme_has_the_section_make_bench_rewrites():
     run_all = load_run_all()
