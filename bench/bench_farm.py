@@ -14,7 +14,8 @@ write the kept take's audio and MIDI and a Parquet manifest through the same Sin
   the ceiling the farm is held to.
 - farm (fused): the farm as `songfarm render` runs it on this machine: the CPU-only stages
   share one actor pool whose actors render whole tracks the same way
-  (pipelines/farm/round.py), one actor per core, one Ray Data execution for every round.
+  (pipelines/farm/round.py), one actor per core, plain Ray actors fed by the driver
+  (pipelines/farm/fused_pool.py), one pass for every round.
 - farm (separate pools): one pool per stage, takes as FLAC between them, one Ray Data
   execution per round (the farm before fusion; what a GPU job's pools still do).
 - loop (--loop): the pool's work in this process, one track at a time.
@@ -271,7 +272,7 @@ class ProcessCPU:
             if used <= 0:
                 continue
             if pid == self.driver:
-                group = "driver (Ray Data executor, sink)"
+                group = "driver (sink; Ray Data executor where used)"
             else:
                 group = next((g for g, test in self.GROUPS if test(cmd)), "other processes")
             out[group] = out.get(group, 0.0) + used

@@ -1,10 +1,13 @@
-"""The batch farm: a job's track requests through Ray Data actor pools into the sink.
+"""The batch farm: a job's track requests through Ray actor pools into the sink.
 
 Each track has a lifecycle (pipelines/core/lifecycle.py), which alone decides its rounds,
-seeds, best take and status. Each render round is one streaming Ray Data execution over
-the tracks still undecided (pipelines/farm/round.py):
+seeds, best take and status. With a pool per stage, each render round is one streaming Ray
+Data execution over the tracks still undecided (pipelines/farm/round.py):
 
     lifecycles ─► round rows ─► planner pool ─► generator pool ─► verifier pool ─► driver ─► sink
+
+With the stages fused, one pass of plain actors decides every track, each in one actor
+(pipelines/farm/fused_pool.py), and the driver writes what they decided.
 
 The driver groups the verified takes of a track as they stream in (a track's takes come
 out of one generator call, so at most a few tracks are open at a time and no audio is held
@@ -16,7 +19,7 @@ beyond them), closes the track's round in its lifecycle and does what the decisi
   (a repeat of a take after an actor retry, or of a decided track, is ignored, and counted).
 
 The driver also watches the cluster: the alive nodes at the start of each round and at each
-progress heartbeat, so a node lost mid-job is named (Ray Data restarts its actors elsewhere
+progress heartbeat, so a node lost mid-job is named (Ray restarts its actors elsewhere
 and retries their work), and at the end one line per stage says on which nodes it ran.
 
 With a job lease (pipelines/delivery/lease.py) every row is written only while the lease
@@ -29,6 +32,7 @@ is the caller's (jobs/progress.py), so the farm runs the same without a terminal
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pickle
@@ -49,6 +53,7 @@ from ..core.lifecycle import TrackLifecycle
 from ..delivery import manifest, runs
 from ..delivery.sink import Sink, take_tags
 from ..delivery.storage import StorageError
+from .fused_pool import fused_answers
 from .round import pools, round_dataset
 
 
@@ -150,9 +155,6 @@ class Farm:
         """Render `requests` (the tracks to (re-)render) and deliver each exactly once.
         `progress_extra` goes into progress.json, `run_extra` (command, ray_start_s, estimate)
         into the run record (pipelines/delivery/runs.py)."""
-        import ray.data
-
-        ray.data.DataContext.get_current().enable_progress_bars = self.config.progress_bars
         settings = self.job.settings
         self._lives = {r.id: TrackLifecycle(r, settings) for r in requests}
         self._files: dict[str, dict[str, Any]] = {}  # track_id → file columns of its kept take
@@ -253,7 +255,7 @@ class Farm:
             for node, ip in self._nodes.items():
                 if node not in alive and node not in self._lost:
                     self._lost[node] = ip
-                    self.log(f"songfarm: node {node} ({ip}) lost during the job; Ray Data retries its work")
+                    self.log(f"songfarm: node {node} ({ip}) lost during the job; Ray retries its work")
             if not first:
                 for node in alive.keys() - self._nodes.keys():
                     self.log(f"songfarm: node {node} ({alive[node]}) joined the cluster")
@@ -323,18 +325,28 @@ class Farm:
             self.log(f"songfarm: job {self.job.name}: round {self._round}/{self.job.settings.max_attempts}, "
                      f"{len(rows)} tracks")
         self._watch_nodes()
-        open_tracks: dict[str, _Open] = {}
         if self._round == 1:
             self.record("songfarm: pools: " + ", ".join(
                 f"{name} {res.min_actors}-{res.max_actors} actors × {res.num_cpus:g} CPU"
                 + (f" {res.num_gpus:g} GPU" if res.num_gpus else "") for name, res in self._pools.items()))
-        # prefetch_batches=0: each track's answer reaches the driver the moment its task ends.
-        # With a prefetch of 1, Ray Data 2.60 held the first answers back until others were
-        # ready (a 1-s track of three came in with the 6-s ones): no file was written, no
-        # progress shown, until a job's last tracks were nearly done. The work is in the
-        # actors; the driver only writes files, so there is nothing for a prefetch to overlap.
-        answers = round_dataset(self.job, rows, self.config.fuse).iter_batches(
-            batch_size=None, batch_format="numpy", prefetch_batches=0)
+        if "fused" in self._pools:  # plain actors, each track decided in one (fused_pool.py)
+            with contextlib.closing(fused_answers(self.job, rows, self._pools["fused"])) as answers:
+                self._take_answers(answers)  # closing: a stop mid-round ends the actors too
+            return
+        import ray.data
+
+        ray.data.DataContext.get_current().enable_progress_bars = self.config.progress_bars
+        # prefetch_batches=0: each take reaches the driver the moment its task ends. With a
+        # prefetch of 1, Ray Data 2.60 held the first answers back until others were ready (a
+        # 1-s row of three came in with the 6-s ones), so no file was written and no progress
+        # shown until the round was nearly done. The work is in the actors; the driver only
+        # writes files, so there is nothing for a prefetch to overlap.
+        self._take_answers(round_dataset(self.job, rows, self.config.fuse).iter_batches(
+            batch_size=None, batch_format="numpy", prefetch_batches=0))
+
+    def _take_answers(self, answers) -> None:
+        """The round's answers as they come: decided tracks (fused) or verified takes."""
+        open_tracks: dict[str, _Open] = {}
         for batch in answers:
             if self._first_take_s is None:
                 self._first_take_s = time.monotonic() - self._t0
@@ -388,7 +400,7 @@ class Farm:
             self._deliver(tid)
 
     def _retry(self, tid: str) -> None:
-        """Count a repeated row (Ray Data retried a batch): ignored, and reported at the end."""
+        """Count a repeated row (Ray retried a call or a batch): ignored, and reported at the end."""
         self._retried[tid] = self._retried.get(tid, 0) + 1
 
     def _count_placement(self, row: dict[str, Any], takes: int) -> None:

@@ -1,23 +1,25 @@
-"""One render round as a Ray Data pipeline: track rows through the stage actor pools.
+"""One render round: track rows through the stage actor pools.
 
-Stages with their own pools (a GPU generator, a fractional-GPU verifier):
+Stages with their own pools (a GPU generator, a fractional-GPU verifier) run as one Ray
+Data pipeline per round (round_dataset):
 
     track rows ─► planner pool ─► generator pool ─► verifier pool ─► (the driver)
     (1 per track)                 (1 row per take)  (verdict per take)
 
 Stages that ask for the same kind of node (every embedded backend) fuse into one pool
-(fused_pool below), whose actors run a track's every round in one process:
+(fused_pool below), whose actors run a track's every round in one process (FusedActor, on
+plain Ray actors: pipelines/farm/fused_pool.py):
 
     track rows ─► fused pool: (planner → generator → verifier) × the rounds the lifecycle
                   asks for ─► the decided track and its kept take ─► (the driver)
 
-so a job's tracks take one Ray Data execution, however many are rendered again.
+so a job's tracks take one pass, however many are rendered again.
 
 Each actor holds `StageShell`s (pipelines/core/shell.py), the shell a Serve replica holds,
 so a take carries the same provenance columns either way. Crashed actors are restarted by
 Ray and their batches retried (Ray Data's actor pools default to max_restarts=-1 and
 max_task_retries=-1; passing them explicitly goes through the `ray_remote_args` that Ray
-2.60 deprecates, so the defaults stand).
+2.60 deprecates, so the defaults stand; the fused pool sets them itself).
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class FusedActor:
 
     The actor runs the track's lifecycle itself (pipelines/core/local.render_delivered: the
     same TrackLifecycle the driver runs for separate pools), so a re-render needs no second
-    Ray Data execution and no new actors. Takes pass between the stages as float PCM here;
+    pass and no new actors. Takes pass between the stages as float PCM here;
     only the kept take's audio leaves the actor, already in the delivery format. The answer
     is one row per track:
 
@@ -108,7 +110,10 @@ class FusedActor:
                 self.setup_error = (stage, exc)
                 return
 
-    def __call__(self, batch: Batch) -> Batch:
+    def __call__(self, batch: Batch) -> Batch:  # as a Ray Data actor
+        return self.render(batch)
+
+    def render(self, batch: Batch) -> Batch:  # as a plain Ray actor (pipelines/farm/fused_pool.py)
         if self.setup_error is not None:
             return _setup_failed(batch, *self.setup_error)
         out = []

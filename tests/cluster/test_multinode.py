@@ -1,5 +1,6 @@
 """The farm on a multi-node Ray cluster on one machine (ray.cluster_utils.Cluster: each node a
-real raylet): placement by resource asks, a GPU node lost mid-job, pools growing onto new nodes.
+real raylet): placement by resource asks, a GPU node lost mid-job, pools growing onto new nodes,
+and the fused pool (test D, on nodes of its own) growing onto one node and outliving another.
 
 The nodes, all on 127.0.0.1:
 
@@ -199,3 +200,32 @@ def test_generator_pool_grows_onto_a_joining_gpu_node(cluster, tmp_path):
     assert set(result.placement["generator"]) == {first, joined}
     assert any(f"node {joined} ({IP}) joined" in line for line in run.lines)
     print("grows placement", result.placement)
+
+
+def test_fused_pool_grows_onto_a_joining_node_and_outlives_a_lost_one(cluster, tmp_path):
+    """Test D: every stage on CPU nodes with {"fused": 1}, so they fuse into one pool of plain
+    actors (pipelines/farm/fused_pool.py), one actor a node. The pool starts on F1, grows onto
+    F2 when it joins, and when F1 is removed mid-job its tracks go on F2: none lost, none twice."""
+    fused_node = {"num_cpus": 1, "resources": {"fused": 1}}
+    ask = StageResources(min_actors=1, max_actors=2, batch_size=1, num_cpus=1.0, resources={"fused": 1})
+    job = make_job(tmp_path, "fused", 40, ask, duration_s=20)
+    job.resources = {stage: ask for stage in ("planner", "generator", "verifier")}
+    f1 = cluster.add_node(node_ip_address=IP, **fused_node)
+    cluster.wait_for_nodes()
+    run = Run(job)
+    run.wait_for_rows(1)
+    f2 = cluster.add_node(node_ip_address=IP, **fused_node)
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline and not any(
+            r["generator_node"] == f2.node_id for r in current_rows(run.store).values()):
+        time.sleep(0.2)
+    delivered_before_loss = len(current_rows(run.store))
+    assert delivered_before_loss < 40, "the job ended before F1 could be removed"
+    cluster.remove_node(f1)
+    result = run.finish()
+    rows = check_delivered_once(run, 40)
+    assert {r["generator_node"] for r in rows.values()} == {f1.node_id, f2.node_id}, result.placement
+    assert any(line.startswith("songfarm: pools: fused ") for line in run.lines), run.lines[:5]
+    assert set(result.lost_nodes) == {f1.node_id}
+    assert any(f"node {f1.node_id} ({IP}) lost during the job" in line for line in run.lines)
+    print("fused placement", result.placement, "lost", result.lost_nodes, "retried", result.retried_takes)
