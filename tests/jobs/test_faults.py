@@ -109,6 +109,21 @@ def wait_until(predicate, driver: Driver, timeout: float = TIMEOUT_S, what: str 
         time.sleep(0.02)
 
 
+def frozen_when(driver: Driver, predicate):
+    """A wait_until predicate: once `predicate` holds, freeze the driver (SIGSTOP) and look
+    again; true if it still holds (the state to kill in is kept), else the driver goes on
+    (SIGCONT): it moved past that state just before it stopped."""
+    def check() -> bool:
+        if not predicate():
+            return False
+        os.kill(driver.pid, signal.SIGSTOP)
+        if predicate():
+            return True
+        os.kill(driver.pid, signal.SIGCONT)
+        return False
+    return check
+
+
 def assert_clean(driver: Driver) -> None:
     err = driver.err
     assert not [m for m in CRASH_MARKS if m in err], err[-3000:]
@@ -213,19 +228,8 @@ def test_kill_9_between_a_file_and_its_row(tmp_path, drivers, capsys):
         return bool(files - named)
 
     d = start(drivers, tmp_path, "render", str(job))
-
-    def frozen_in_the_gap():
-        # The driver writes rows every few seconds: freeze it (SIGSTOP, at once) as soon as a
-        # file without its row shows, and let it go on if its row landed just before.
-        if not file_without_row():
-            return False
-        os.kill(d.pid, signal.SIGSTOP)
-        if file_without_row():
-            return True
-        os.kill(d.pid, signal.SIGCONT)
-        return False
-
-    wait_until(frozen_in_the_gap, d, what="an audio file without its row")
+    # The driver writes rows every few seconds: frozen as soon as a file without its row shows.
+    wait_until(frozen_when(d, file_without_row), d, what="an audio file without its row")
     d.kill()
     assert file_without_row()  # the kill did land in the gap
     d = render_ok(drivers, tmp_path, job)
@@ -250,17 +254,7 @@ def test_kill_9_during_a_re_render(tmp_path, drivers, capsys):
     def in_the_middle() -> bool:
         return bool(audio_files(store)) and len(manifest.current_rows(store)) < len(tracks)
 
-    def frozen_in_the_middle() -> bool:
-        # Freeze at once, then look again: the last rows may have landed just before.
-        if not in_the_middle():
-            return False
-        os.kill(d.pid, signal.SIGSTOP)
-        if in_the_middle():
-            return True
-        os.kill(d.pid, signal.SIGCONT)
-        return False
-
-    wait_until(frozen_in_the_middle, d, what="a kept take while a track is still rendering")
+    wait_until(frozen_when(d, in_the_middle), d, what="a kept take while a track is still rendering")
     d.kill()
     assert in_the_middle(), manifest.current_rows(store)  # killed in the middle of the job
     render_ok(drivers, tmp_path, job)
