@@ -248,9 +248,15 @@ class ProcessCPU:
             out[int(pid)] = ((int(fields[11]) + int(fields[12])) / self.hz, cmd)  # utime + stime
         return out
 
+    def _update(self, snap: dict[int, tuple[float, str]]) -> None:
+        """Take in a snapshot, keeping each process's command line from when it had one: an
+        actor killed at the end shows an empty one while it exits (it is no kernel thread)."""
+        for pid, (cpu, cmd) in snap.items():
+            self.last[pid] = (cpu, cmd or self.last.get(pid, (0.0, ""))[1])
+
     def _poll(self):
         while not self._stop.wait(self.every_s):
-            self.last.update(self._snapshot())
+            self._update(self._snapshot())
 
     def __enter__(self):
         snap = self._snapshot()
@@ -262,7 +268,7 @@ class ProcessCPU:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.last.update(self._snapshot())
+        self._update(self._snapshot())
 
     def groups(self) -> dict[str, float]:
         """CPU seconds per group during the block."""
