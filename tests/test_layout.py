@@ -70,6 +70,21 @@ def ours(target: str) -> str | None:
     return parts[0] if parts[0] in PACKAGES else None
 
 
+def parse(path: Path, rel: Path) -> ast.Module:
+    """`path` as an AST. CPython 3.11 keeps the AST constructor's recursion depth per
+    interpreter, not per thread, so a compile() in another thread at the same moment (this
+    session's Ray, Serve and moto threads import and compile too) can raise a spurious
+    "AST constructor recursion depth mismatch" SystemError (python/cpython#106905): parse
+    again, as the file itself is fine."""
+    source = path.read_text(encoding="utf-8")
+    for _ in range(2):
+        try:
+            return ast.parse(source, filename=str(rel))
+        except SystemError:
+            continue
+    return ast.parse(source, filename=str(rel))  # a third failure is not that race
+
+
 def violations(package: str) -> list[str]:
     out = []
     for path in sorted((ROOT / package).rglob("*.py")):
@@ -77,7 +92,7 @@ def violations(package: str) -> list[str]:
             continue
         rel = path.relative_to(ROOT)
         module, is_package = module_name(path)
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(rel))
+        tree = parse(path, rel)
         for line, target, text in sorted(imported(tree, module, is_package), key=lambda t: t[0]):
             if target is None:
                 out.append(f"{rel}:{line}: climbs out of the songfarm packages: {text}")
