@@ -76,7 +76,7 @@ class Stages:
         import dataclasses, time as _t
         r = dataclasses.replace(self.job.tracks[0], duration_s=10.0, candidates=2)
         c0 = _t.perf_counter()
-        self.actor(self.batch_of([self.new_row(r, 0)]))
+        self.actor.render(self.batch_of([self.new_row(r, 0)]))
         return self.imports_s, self.build_s, _t.perf_counter() - c0
 
 s = Stages.remote(); imports_s, build_s, first_s = ray.get(s.first.remote()); t3 = time.perf_counter()

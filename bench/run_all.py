@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         {"when": when, "machine": where, "command": command, "status": status,
          "rows": [dict(zip(("measure", "result", "target", "verdict", "benchmark"), r)) for r in rows]}, indent=2))
     if not args.no_readme and not args.quick:
-        kept = readme_rows(README.read_text(), names) if args.only else []
+        kept = readme_rows(README.read_text(), names) if args.only else {}
         print("README.md updated" if update_readme(markdown(rows, where, command, when, kept))
               else f"README.md has no {BEGIN} … {END} section: not updated")
     return 0 if all(s["ok"] for s in status.values()) else 1

@@ -341,7 +341,7 @@ class Farm:
         # 1-s row of three came in with the 6-s ones), so no file was written and no progress
         # shown until the round was nearly done. The work is in the actors; the driver only
         # writes files, so there is nothing for a prefetch to overlap.
-        self._take_answers(round_dataset(self.job, rows, self.config.fuse).iter_batches(
+        self._take_answers(round_dataset(self.job, rows).iter_batches(
             batch_size=None, batch_format="numpy", prefetch_batches=0))
 
     def _take_answers(self, answers) -> None:

@@ -19,7 +19,7 @@ Each actor holds `StageShell`s (pipelines/core/shell.py), the shell a Serve repl
 so a take carries the same provenance columns either way. Crashed actors are restarted by
 Ray and their batches retried (Ray Data's actor pools default to max_restarts=-1 and
 max_task_retries=-1; passing them explicitly goes through the `ray_remote_args` that Ray
-2.60 deprecates, so the defaults stand; the fused pool sets them itself).
+2.60 deprecates, so the defaults stand). The fused pool sets its own: fused_pool.py.
 """
 
 from __future__ import annotations
@@ -110,10 +110,7 @@ class FusedActor:
                 self.setup_error = (stage, exc)
                 return
 
-    def __call__(self, batch: Batch) -> Batch:  # as a Ray Data actor
-        return self.render(batch)
-
-    def render(self, batch: Batch) -> Batch:  # as a plain Ray actor (pipelines/farm/fused_pool.py)
+    def render(self, batch: Batch) -> Batch:
         if self.setup_error is not None:
             return _setup_failed(batch, *self.setup_error)
         out = []
@@ -164,19 +161,21 @@ def pools(job: Job, fuse: bool = True) -> dict[str, StageResources]:
     return {"fused": fused} if fused is not None else {stage: job.resources[stage] for stage in STAGES}
 
 
-def round_dataset(job: Job, rows: list[dict[str, Any]], fuse: bool = True):
-    """The lazy Ray Data pipeline of one round over `rows` (lifecycle.next_round() rows)."""
+def round_dataset(job: Job, rows: list[dict[str, Any]]):
+    """The lazy Ray Data pipeline of one round over `rows` (lifecycle.next_round() rows),
+    one actor pool per stage (a fused pool is plain actors: pipelines/farm/fused_pool.py)."""
     import ray.data
     from ray.data import ActorPoolStrategy
 
     # One request per block, so the first tracks reach the generator while others are planned.
     ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-    for name, res in pools(job, fuse).items():
-        # No more actors than the round has tracks for a pool that takes track rows (a
-        # 1-track round on 2 cores starts one fused actor; Ray Data warns of idle ones).
+    for name in STAGES:
+        res = job.resources[name]
+        # No more actors than the round has tracks for a pool that takes track rows, or
+        # takes for the verifier (Ray Data warns of idle ones).
         cap = len(rows) if name != "verifier" else max(1, sum(len(json.loads(r["seeds"])) for r in rows))
         ds = ds.map_batches(
-            FusedActor if name == "fused" else ACTORS[name],
+            ACTORS[name],
             fn_constructor_kwargs={"settings": job.settings},
             compute=ActorPoolStrategy(min_size=min(res.min_actors, cap), max_size=min(res.max_actors, cap)),
             batch_size=res.batch_size,
